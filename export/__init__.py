@@ -1,0 +1,1 @@
+"""Distillation, quantisation, exporters (ExecuTorch, TFLite, ONNX) and benchmarks (issue: edge models)."""

@@ -1,0 +1,1 @@
+"""BLE transport, device protocols, virtual devices, recording and replay (issue: firmware_bridge)."""
