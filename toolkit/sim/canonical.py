@@ -24,7 +24,12 @@ from toolkit.sim.motion import DEFAULT_HEIGHT_M, DEFAULT_RATE_HZ, Motion
 from toolkit.sim.rotations import normalize_quat
 from toolkit.sim.skeleton import JOINT_INDEX
 
-FOOT_JOINTS = (JOINT_INDEX["left_ankle"], JOINT_INDEX["right_ankle"], JOINT_INDEX["left_foot"], JOINT_INDEX["right_foot"])
+FOOT_JOINTS = (
+    JOINT_INDEX["left_ankle"],
+    JOINT_INDEX["right_ankle"],
+    JOINT_INDEX["left_foot"],
+    JOINT_INDEX["right_foot"],
+)
 
 
 def reference_body(height_m: float = DEFAULT_HEIGHT_M) -> BuiltinBody:
@@ -43,7 +48,9 @@ def leg_scale(source_pelvis_to_ankle: float, height_m: float = DEFAULT_HEIGHT_M)
     if not (source_pelvis_to_ankle > 0):
         raise ConfigError(f"source pelvis-to-ankle distance must be positive, got {source_pelvis_to_ankle}")
     ref = reference_body(height_m).rest_joints
-    ref_extent = ref[0, UP_AXIS] - 0.5 * (ref[JOINT_INDEX["left_ankle"], UP_AXIS] + ref[JOINT_INDEX["right_ankle"], UP_AXIS])
+    ref_extent = ref[0, UP_AXIS] - 0.5 * (
+        ref[JOINT_INDEX["left_ankle"], UP_AXIS] + ref[JOINT_INDEX["right_ankle"], UP_AXIS]
+    )
     return float(ref_extent / source_pelvis_to_ankle)
 
 

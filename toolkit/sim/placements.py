@@ -70,7 +70,11 @@ NAMED_SITES: dict[str, SiteSpec] = {
         JOINT_INDEX["left_elbow"], 0.88, (0, 1, 0), (_L, 0, 0), "watch on the dorsal left wrist, crown toward the hand"
     ),
     "right_wrist": SiteSpec(
-        JOINT_INDEX["right_elbow"], 0.88, (0, 1, 0), (_L, 0, 0), "watch on the dorsal right wrist, crown toward the elbow"
+        JOINT_INDEX["right_elbow"],
+        0.88,
+        (0, 1, 0),
+        (_L, 0, 0),
+        "watch on the dorsal right wrist, crown toward the elbow",
     ),
     "left_upper_arm": SiteSpec(
         JOINT_INDEX["left_shoulder"], 0.5, (0, 1, 0), (_L, 0, 0), "armband on the lateral left upper arm"

@@ -39,9 +39,7 @@ JOINT_NAMES: tuple[str, ...] = (
 )
 NUM_JOINTS = 24
 #: Parent of each joint (-1 for the root), as in SMPL's kinematic tree.
-PARENTS = np.array(
-    [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21], dtype=np.int64
-)
+PARENTS = np.array([-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21], dtype=np.int64)
 JOINT_INDEX = {name: i for i, name in enumerate(JOINT_NAMES)}
 
 #: The child that ends each joint's segment; -1 for end segments, whose far end is given by the

@@ -1,0 +1,172 @@
+"""Simulation benchmarks (issue 2). Writes benchmarks/results/simulation.json.
+
+    .venv/bin/python benchmarks/bench_simulation.py [--quick] [--skip-dataset]
+
+1. Speed: seconds of motion simulated per wall second, both wrist watches at 60 Hz, one process,
+   built-in body, on a real CMU clip (the committed excerpt, or 02_01 from ../shared) tiled to one
+   hour. Measured two ways: one hour-long array, and 60 one-minute clips. Load time is reported
+   apart. Target: >= 10,000x real time.
+2. The smplx mesh path: full-mesh forward passes per second on a generated SMPL-shaped model
+   (no licensed file exists here), and IMU synthesis on an SMPL body.
+3. The synthetic dataset from all of ../shared/data/cmu-mocap with 8 attribute variants: clips,
+   variants, seconds of signal, wall time (skipped without ../shared).
+
+Numbers are measured on the machine that runs this script; the JSON records which.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(var, "1")  # one core
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from toolkit.sim.body import BuiltinBody  # noqa: E402
+from toolkit.sim.imu import simulate_imu  # noqa: E402
+from toolkit.sim.motion import Motion  # noqa: E402
+from toolkit.sim.sources import load_motion  # noqa: E402
+
+SHARED = REPO.parent / "shared" / "data" / "cmu-mocap"
+EXCERPT = REPO / "tests" / "fixtures" / "cmu" / "131_01_excerpt.bvh"
+
+
+def tile(motion: Motion, frames: int) -> Motion:
+    """Repeat a clip (forward, then backward, so it stays continuous) up to ``frames`` frames."""
+    idx = np.arange(frames) % (2 * motion.num_frames - 2)
+    idx = np.where(idx < motion.num_frames, idx, 2 * motion.num_frames - 2 - idx)
+    return replace(motion, root_pos=motion.root_pos[idx], local_quat=motion.local_quat[idx])
+
+
+def best_of(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def bench_speed(repeats: int) -> dict:
+    clip = SHARED / "asfamc" / "02" / "02_01.amc" if SHARED.is_dir() else EXCERPT
+    t0 = time.perf_counter()
+    motion = load_motion(clip)
+    load_s = time.perf_counter() - t0
+    body = BuiltinBody()
+    wrists = [body.named_placement("left_wrist"), body.named_placement("right_wrist")]
+    hour = tile(motion, int(3600 * motion.rate_hz))
+    minute = tile(motion, int(60 * motion.rate_hz))
+    t_hour = best_of(lambda: simulate_imu(hour, body, wrists), repeats)
+    t_minutes = best_of(lambda: [simulate_imu(minute, body, wrists) for _ in range(60)], repeats)
+    return {
+        "clip": str(clip.relative_to(REPO.parent) if clip.is_relative_to(REPO.parent) else clip),
+        "clip_seconds": motion.duration_s,
+        "load_and_normalise_s": load_s,
+        "load_realtime_factor": motion.duration_s / load_s,
+        "placements": ["left_wrist", "right_wrist"],
+        "rate_hz": motion.rate_hz,
+        "one_hour_array_s": t_hour,
+        "one_hour_array_realtime_factor": 3600 / t_hour,
+        "sixty_one_minute_clips_s": t_minutes,
+        "sixty_one_minute_clips_realtime_factor": 3600 / t_minutes,
+        "target_realtime_factor": 10_000,
+        "repeats_best_of": repeats,
+    }
+
+
+def bench_smpl(repeats: int) -> dict:
+    try:
+        sys.path.insert(0, str(REPO / "tests" / "sim"))
+        from smpl_fixture import write_smpl_npz  # noqa: PLC0415
+        from toolkit.sim.smpl_body import SMPLBody  # noqa: PLC0415
+    except ImportError as e:  # the smplx path is optional
+        return {"skipped": f"smplx path unavailable: {e}"}
+    with tempfile.TemporaryDirectory() as tmp:
+        model = write_smpl_npz(Path(tmp) / "SMPL_NEUTRAL.npz")
+        body = SMPLBody(model)
+        clip = SHARED / "asfamc" / "02" / "02_01.amc" if SHARED.is_dir() else EXCERPT
+        motion = load_motion(clip)
+        wrists = [body.named_placement("left_wrist"), body.named_placement("right_wrist")]
+        t_imu = best_of(lambda: simulate_imu(motion, body, wrists), repeats)
+        frames = min(motion.num_frames, 600)
+        t_mesh = best_of(lambda: body.mesh_sequence(motion, np.arange(frames)), repeats)
+    return {
+        "model": "generated SMPL-shaped model (6890 vertices, real array shapes; no licensed file)",
+        "imu_two_wrists_realtime_factor": motion.duration_s / t_imu,
+        "mesh_forward_frames": frames,
+        "mesh_forward_frames_per_s": frames / t_mesh,
+        "mesh_forward_realtime_factor": (frames / motion.rate_hz) / t_mesh,
+    }
+
+
+def bench_dataset(variants: int, workers: int) -> dict:
+    if not SHARED.is_dir():
+        return {"skipped": "../shared/data/cmu-mocap not present"}
+    from toolkit.sim.pipeline import SimulationConfig, simulate_files  # noqa: PLC0415
+
+    files = sorted(str(p) for p in SHARED.glob("asfamc/*/*.amc")) + sorted(str(p) for p in SHARED.glob("bvh/*.bvh"))
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        manifest = simulate_files(files, tmp, SimulationConfig(variants=variants), workers=workers, progress=True)
+        wall = time.perf_counter() - t0
+        size = sum(f.stat().st_size for f in Path(tmp).iterdir())
+    clips = manifest["clips"]
+    return {
+        "source_files": len(files),
+        "variants_per_clip": variants,
+        "clip_variants": len(clips),
+        "placements": manifest["placements"],
+        "seconds_of_signal": sum(c["duration_s"] for c in clips),
+        "seconds_of_motion": sum(c["duration_s"] for c in clips if c["variant"] == 0),
+        "wall_time_s": wall,
+        "workers": workers,
+        "dataset_bytes": size,
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="one repeat each (noisier)")
+    ap.add_argument("--skip-dataset", action="store_true")
+    ap.add_argument("--workers", type=int, default=2, help="processes for the dataset build (default 2)")
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "simulation.json"))
+    args = ap.parse_args()
+    repeats = 1 if args.quick else 5
+    result = {
+        "command": "python " + " ".join(sys.argv),
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "cpu_count": os.cpu_count(),
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+        },  # fmt: skip
+        "measured_unix_s": time.time(),
+        "speed": bench_speed(repeats),
+        "smpl": bench_smpl(repeats),
+    }
+    print(json.dumps(result["speed"], indent=2))
+    print(json.dumps(result["smpl"], indent=2))
+    if not args.skip_dataset:
+        result["dataset"] = bench_dataset(8, args.workers)
+        print(json.dumps(result["dataset"], indent=2))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,142 @@
+"""edge-simulate end to end: outputs, reproducibility, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from toolkit.cli.simulate import main
+from toolkit.sim.dataset import read_clip, read_manifest
+
+REPO = Path(__file__).resolve().parents[2]
+BVH = REPO / "tests" / "fixtures" / "cmu" / "131_01_excerpt.bvh"
+AMC = REPO / "tests" / "fixtures" / "cmu" / "02_01_excerpt.amc"
+
+
+def run(argv, capsys):
+    code = main([str(a) for a in argv])
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def test_simulates_bvh_and_amc_into_a_documented_dataset(tmp_path, capsys):
+    out = tmp_path / "ds"
+    code, stdout, err = run(
+        [BVH, AMC, "--out", out, "--variants", "2", "--surface-samples", "3", "--no-progress"], capsys
+    )
+    assert code == 0, err
+    assert "2 file(s) -> 4 clip variant(s)" in stdout
+    manifest = read_manifest(out)
+    assert {s["clip"] for s in manifest["sources"]} == {BVH.stem, AMC.stem}
+    assert all(len(s["sha256"]) == 64 for s in manifest["sources"])
+    assert manifest["device_profile"]["name"] == "ideal"
+    entry = manifest["clips"][0]
+    clip = read_clip(out / entry["file"])
+    t, p = clip["acc"].shape[:2]
+    assert p == 5 and list(clip["placements"][:2]) == ["left_wrist", "right_wrist"]
+    assert clip["acc"].dtype == np.float32 and clip["gyro"].shape == (t, p, 3) and clip["quat"].shape == (t, p, 4)
+    assert clip["joints"].shape == (t, 24, 3) and clip["pose"].shape == (t, 24, 3)
+    assert float(clip["rate_hz"]) == 60.0 and str(clip["text"])  # text travels with the clip
+    heights = [c["body"]["attributes"]["height_m"] for c in manifest["clips"] if c["clip"] == BVH.stem]
+    assert heights[0] == pytest.approx(1.7) and heights[1] != pytest.approx(1.7)
+
+
+def test_same_seed_same_output_and_workers_do_not_matter(tmp_path, capsys):
+    args = [BVH, AMC, "--variants", "2", "--surface-samples", "2", "--no-progress", "--seed", "7"]
+    assert run([*args, "--out", tmp_path / "a"], capsys)[0] == 0
+    assert run([*args, "--out", tmp_path / "b", "--workers", "2"], capsys)[0] == 0
+    assert run([*args[:-1], "8", "--out", tmp_path / "c"], capsys)[0] == 0
+    for f in sorted((tmp_path / "a").glob("*.npz")):
+        a, b, c = read_clip(f), read_clip(tmp_path / "b" / f.name), read_clip(tmp_path / "c" / f.name)
+        np.testing.assert_array_equal(a["acc"], b["acc"])
+        np.testing.assert_array_equal(a["placement_offset"], b["placement_offset"])
+        if int(a["variant"]) > 0:
+            assert not np.array_equal(a["acc"], c["acc"])  # another seed, another body
+
+
+def test_device_profile_changes_rate_and_units(tmp_path, capsys):
+    code, _, err = run(
+        [BVH, "--out", tmp_path, "--device", "empatica-e4", "--placements", "left_wrist", "--no-progress"], capsys
+    )
+    assert code == 0, err
+    clip = read_clip(next(tmp_path.glob("*.npz")))
+    assert float(clip["rate_hz"]) == 32.0 and not bool(clip["has_gyro"])
+    assert np.isnan(clip["gyro"]).all() and np.abs(clip["acc"]).max() <= 2 * 9.81 + 1e-3
+    assert "acc_device" in clip
+
+
+def test_help_and_list(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    assert "examples:" in capsys.readouterr().out
+    code, out, _ = run(["--list"], capsys)
+    assert code == 0 and "left_wrist" in out and "empatica-e4" in out and "left_forearm" in out
+
+
+def test_console_script_is_installed():
+    exe = Path(sys.executable).with_name("edge-simulate")
+    proc = subprocess.run([str(exe), "--list"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "named placements" in proc.stdout
+
+
+def _one_line_error(capsys, argv, *needles):
+    code, _, err = run(argv, capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("edge-simulate: error:"), err
+    for n in needles:
+        assert n in lines[0], lines[0]
+    assert "Traceback" not in err
+
+
+def test_truncated_bvh(tmp_path, capsys):
+    bad = tmp_path / "cut.bvh"
+    text = BVH.read_text()
+    bad.write_text(text[: int(len(text) * 0.7)].rsplit("\n", 1)[0] + "\n")
+    _one_line_error(capsys, [bad, "--out", tmp_path / "o"], "cut.bvh")
+
+
+def test_npz_without_poses(tmp_path, capsys):
+    bad = tmp_path / "noposes.npz"
+    np.savez(bad, trans=np.zeros((10, 3)), mocap_framerate=np.float64(60))
+    _one_line_error(capsys, [bad, "--out", tmp_path / "o"], "noposes.npz", "poses")
+
+
+def test_nan_in_motion(tmp_path, capsys):
+    bad = tmp_path / "nan.npz"
+    poses = np.zeros((20, 156))
+    poses[5, 10] = np.nan
+    np.savez(bad, poses=poses, trans=np.zeros((20, 3)), mocap_framerate=np.float64(60), betas=np.zeros(16))
+    _one_line_error(capsys, [bad, "--out", tmp_path / "o"], "nan.npz", "NaN")
+
+
+def test_unknown_placement(tmp_path, capsys):
+    _one_line_error(
+        capsys,
+        [BVH, "--out", tmp_path / "o", "--placements", "left_ankle_bracelet"],
+        "left_ankle_bracelet",
+        "known placements",
+    )
+
+
+def test_missing_file_and_unknown_format(tmp_path, capsys):
+    _one_line_error(capsys, [tmp_path / "nope.bvh", "--out", tmp_path / "o"], "nope.bvh", "not found")
+    odd = tmp_path / "clip.c3d"
+    odd.write_bytes(b"\x00" * 10)
+    _one_line_error(capsys, [odd, "--out", tmp_path / "o"], "clip.c3d", "unknown motion format")
+
+
+def test_unknown_device(tmp_path, capsys):
+    _one_line_error(capsys, [BVH, "--out", tmp_path / "o", "--device", "fitbit-9000"], "fitbit-9000")
+
+
+def test_manifest_is_plain_json(tmp_path, capsys):
+    run([BVH, "--out", tmp_path, "--no-progress"], capsys)
+    data = json.loads((tmp_path / "manifest.json").read_text())
+    assert data["format_version"] == 1 and data["units"]["acc"] == "m/s^2"
