@@ -1,0 +1,1 @@
+"""Command-line tools of the toolkit (``edge-simulate`` and its subcommands)."""
