@@ -89,12 +89,12 @@ def bench_speed(repeats: int) -> dict:
 def bench_smpl(repeats: int) -> dict:
     try:
         sys.path.insert(0, str(REPO / "tests" / "sim"))
-        from smpl_fixture import write_smpl_npz  # noqa: PLC0415
+        from smpl_fixture import write_model_npz  # noqa: PLC0415
         from toolkit.sim.smpl_body import SMPLBody  # noqa: PLC0415
     except ImportError as e:  # the smplx path is optional
         return {"skipped": f"smplx path unavailable: {e}"}
     with tempfile.TemporaryDirectory() as tmp:
-        model = write_smpl_npz(Path(tmp) / "SMPL_NEUTRAL.npz")
+        model = write_model_npz(Path(tmp) / "SMPL_NEUTRAL.npz")
         body = SMPLBody(model)
         clip = SHARED / "asfamc" / "02" / "02_01.amc" if SHARED.is_dir() else EXCERPT
         motion = load_motion(clip)

@@ -140,3 +140,23 @@ def test_manifest_is_plain_json(tmp_path, capsys):
     run([BVH, "--out", tmp_path, "--no-progress"], capsys)
     data = json.loads((tmp_path / "manifest.json").read_text())
     assert data["format_version"] == 1 and data["units"]["acc"] == "m/s^2"
+
+
+def test_smpl_body_model_path(tmp_path, capsys):
+    from tests.sim.smpl_fixture import write_model_npz
+
+    model = write_model_npz(tmp_path / "SMPL_NEUTRAL.npz")
+    code, _, err = run([BVH, "--out", tmp_path / "o", "--body-model", model, "--variants", "2", "--no-progress"], capsys)
+    assert code == 0, err
+    manifest = read_manifest(tmp_path / "o")
+    bodies = [c["body"] for c in manifest["clips"]]
+    assert all(b["kind"] == "smpl" for b in bodies)
+    assert not any(bodies[0]["betas"]) and any(bodies[1]["betas"])
+    clip = read_clip(tmp_path / "o" / manifest["clips"][0]["file"])
+    assert 7.0 < np.linalg.norm(clip["acc"][:, 0], axis=-1).mean() < 15.0
+
+
+def test_bad_body_model(tmp_path, capsys):
+    bad = tmp_path / "SMPL_NEUTRAL.npz"
+    np.savez(bad, v_template=np.zeros((10, 3)))
+    _one_line_error(capsys, [BVH, "--out", tmp_path / "o", "--body-model", bad], "SMPL_NEUTRAL.npz")

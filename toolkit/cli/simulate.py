@@ -27,6 +27,9 @@ examples:
   # an Empatica E4 on the left wrist (32 Hz, +-2 g, 1/64 g, no gyroscope), AMASS input
   edge-simulate walk_poses.npz --placements left_wrist --device empatica-e4 --out out/e4
 
+  # your own SMPL model (licensed, never shipped) instead of the built-in body; betas as variants
+  edge-simulate clip.bvh --body-model ~/models/smpl --gender female --variants 4 --out out/smpl
+
   # list placements, body segments and device profiles
   edge-simulate --list
 
@@ -68,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed, same output")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--window-s", type=float, default=0.1, help="Savitzky-Golay derivative window in s (default 0.1)")
+    p.add_argument("--body-model", help="SMPL/SMPL-H/SMPL-X model file or folder (.npz or official .pkl); default built-in")
+    p.add_argument("--gender", default="neutral", choices=["neutral", "male", "female"], help="SMPL model gender")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--list", action="store_true", help="list placements, segments and device profiles, then exit")
     return p
@@ -118,6 +123,8 @@ def run(argv: list[str]) -> int:
         device=args.device,
         seed=args.seed,
         window_s=args.window_s,
+        body_model=args.body_model,
+        gender=args.gender,
     )
     manifest = simulate_files(args.motion, args.out, config, workers=args.workers, progress=not args.no_progress)
     clips = manifest["clips"]

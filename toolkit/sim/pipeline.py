@@ -50,6 +50,11 @@ class SimulationConfig:
         device: device profile name (``toolkit.sim.devices.PROFILES``).
         seed: random seed.
         window_s: Savitzky-Golay derivative window [s].
+        body_model: an SMPL / SMPL-H / SMPL-X model file or folder; None = the built-in body.
+            With a model, variant 0 has betas = 0 and variant k > 0 draws ``num_betas`` betas
+            from N(0, 1) clipped to +-2 (its shape space replaces the built-in attributes).
+        gender: model gender, used to find the file in a folder.
+        num_betas: shape coefficients drawn per SMPL variant.
     """
 
     rate_hz: float = DEFAULT_RATE_HZ
@@ -62,6 +67,9 @@ class SimulationConfig:
     device: str = "ideal"
     seed: int = 0
     window_s: float = DEFAULT_WINDOW_S
+    body_model: str | None = None
+    gender: str = "neutral"
+    num_betas: int = 10
     extra: dict = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -83,6 +91,21 @@ class SimulationConfig:
             raise ConfigError(f"variants must be >= 1, got {self.variants}")
         get_profile(self.device)
         HumanAttributes(height_m=self.height_m)
+        if self.body_model is not None:
+            make_body_factory(self)(0, HumanAttributes(), np.random.default_rng(0))  # loads and checks the file
+
+
+def make_body_factory(config: SimulationConfig):
+    """``f(variant, attributes, rng) -> BodyModel`` for the run's body model."""
+    if config.body_model is None:
+        return lambda _k, attrs, _rng: BuiltinBody(attrs)
+    from toolkit.sim.smpl_body import SMPLBody
+
+    def smpl(k: int, _attrs: HumanAttributes, rng: np.random.Generator) -> BodyModel:
+        betas = np.zeros(config.num_betas) if k == 0 else np.clip(rng.standard_normal(config.num_betas), -2.0, 2.0)
+        return SMPLBody(config.body_model, gender=config.gender, betas=betas)
+
+    return smpl
 
 
 def resolve_placements(body: BodyModel, config: SimulationConfig, rng: np.random.Generator) -> list[Placement]:
@@ -116,16 +139,16 @@ def simulate_motion(
         motion: canonical motion at ``config.rate_hz``.
         config: the run's settings.
         rng: this clip's random generator.
-        body_factory: ``f(attributes, rng) -> BodyModel``; default the built-in body.
+        body_factory: ``f(variant, attributes, rng) -> BodyModel``; default from ``config``.
 
     Returns:
         One :class:`ClipRecord` per variant.
     """
-    make_body = body_factory or (lambda attrs, _rng: BuiltinBody(attrs))
+    make_body = body_factory or make_body_factory(config)
     profile = get_profile(config.device)
     records = []
     for k, attrs in enumerate(attribute_variants(config.variants, rng, height_m=config.height_m)):
-        body = make_body(attrs, rng)
+        body = make_body(k, attrs, rng)
         placements = resolve_placements(body, config, rng)
         sig = simulate_imu(motion, body, placements, window_s=config.window_s, all_joints=True)
         dev = apply_device(sig.acc, sig.gyro, sig.rate_hz, profile, rng)
