@@ -1,0 +1,202 @@
+"""AMASS-style ``.npz`` motions (SMPL / SMPL-H / SMPL-X axis-angle poses) -> canonical :class:`Motion`.
+
+File keys (as AMASS stores them):
+
+* ``poses`` (T, 72) SMPL, (T, 156) SMPL-H (root + 21 body + 2 x 15 hand joints) or (T, 165)
+  SMPL-X (root + 21 body + jaw + 2 eyes + 2 x 15 hand joints), axis-angle [rad];
+* ``trans`` (T, 3) root translation [m]; ``mocap_framerate`` or ``mocap_frame_rate`` [Hz];
+* optional ``betas``, ``gender`` (a 0-d unicode or bytes array, readable without pickle).
+
+The file is read with ``np.load(allow_pickle=False)``; a file or key that needs pickle is refused.
+
+Conversion. AMASS is z-up: a standing body's root orientation is about ``Rx(+90 deg)`` (SMPL's
+y-up model frame turned onto z-up). With ``C`` = :data:`toolkit.frames.Z_UP_TO_Y_UP`:
+
+* root orientation ``R' = C R``; the other joints' local rotations carry over unchanged (SMPL's
+  rest frame is the toolkit's rest frame);
+* pelvis position: SMPL places the pelvis joint at ``R (J0 - J0) + J0 + trans = J0 + trans`` in
+  the z-up world, ``J0`` being the rest pelvis in the model frame; so ``p' = C (J0 + trans)``.
+  ``J0`` comes from ``body.model_pelvis`` (an :class:`toolkit.sim.smpl_body.SMPLBody`, ideally built
+  with the file's gender and betas); without a body the reference body's pelvis is used. ``J0`` is
+  constant, so it only shifts the raw trajectory, and :func:`toolkit.sim.canonical.canonicalize`
+  removes any constant shift (it re-centres the feet): the approximation does not change the
+  canonical motion;
+* joints 0..21 come from the file; the SMPL hand joints 22 / 23 are taken from a 72-d file and
+  set to the identity for SMPL-H / SMPL-X (which have finger joints instead; they are dropped);
+* scale: AMASS positions are metres for the subject's own body. With a ``body`` the scale is
+  :func:`toolkit.sim.canonical.leg_scale` of that body's pelvis-to-ankle height (strides follow
+  leg length); without one it is 1.0, i.e. the subject is assumed to have the reference body's
+  legs (a 1.70 m body);
+* finally :func:`toolkit.sim.canonical.canonicalize` (resample to ``rate_hz``, feet centred).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from toolkit.errors import InputFileError
+from toolkit.frames import UP_AXIS, Z_UP_TO_Y_UP
+from toolkit.sim.body import BodyModel
+from toolkit.sim.canonical import canonicalize, leg_scale, reference_body
+from toolkit.sim.motion import DEFAULT_HEIGHT_M, DEFAULT_RATE_HZ, Motion
+from toolkit.sim.skeleton import JOINT_INDEX, NUM_JOINTS
+
+#: Width of ``poses`` -> model type.
+POSE_WIDTHS: dict[int, str] = {72: "smpl", 156: "smplh", 165: "smplx"}
+_RATE_KEYS = ("mocap_framerate", "mocap_frame_rate")
+_MIN_FRAMES = 4
+
+
+def _read(data: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
+    try:
+        return np.asarray(data[key])
+    except ValueError:
+        raise InputFileError(
+            path, f"{key!r} is a pickled object array; re-save it as a plain array (no pickle)"
+        ) from None
+    except (OSError, EOFError) as e:
+        raise InputFileError(path, f"damaged archive member {key!r}: {e}") from None
+
+
+def _scalar_text(value: np.ndarray) -> str:
+    v = value.item() if value.size == 1 else ""
+    return v.decode("latin1") if isinstance(v, bytes) else str(v)
+
+
+def read_amass_npz(path: str | Path) -> dict:
+    """Read and validate the arrays of an AMASS-style file.
+
+    Returns:
+        ``{"poses": (T, W), "trans": (T, 3), "rate_hz": float, "betas": (B,), "gender": str,
+        "model_type": str}`` (float64 arrays).
+
+    Raises:
+        InputFileError: one line naming the first problem.
+    """
+    p = Path(path)
+    try:
+        data = np.load(p, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputFileError(p, "file not found") from None
+    except ValueError as e:
+        raise InputFileError(p, f"not a plain .npz archive (pickled data is refused): {e}") from None
+    except OSError as e:
+        raise InputFileError(p, f"cannot read: {e}") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise InputFileError(p, "expected an .npz archive with 'poses' and 'trans', found a single .npy array")
+    with data:
+        files = set(data.files)
+        if "poses" not in files:
+            raise InputFileError(p, "missing 'poses' (not an AMASS motion file)")
+        poses = _read(data, "poses", p)
+        if "trans" not in files:
+            raise InputFileError(p, "missing 'trans'")
+        trans = _read(data, "trans", p)
+        rate_key = next((k for k in _RATE_KEYS if k in files), None)
+        if rate_key is None:
+            raise InputFileError(p, "missing the frame rate ('mocap_framerate' or 'mocap_frame_rate')")
+        rate = _read(data, rate_key, p)
+        betas = _read(data, "betas", p) if "betas" in files else np.zeros(0)
+        gender = _scalar_text(_read(data, "gender", p)) if "gender" in files else ""
+    if poses.ndim != 2 or poses.shape[1] not in POSE_WIDTHS or poses.dtype.kind not in "fiu":
+        raise InputFileError(
+            p, f"'poses' must be (T, 72), (T, 156) or (T, 165) numbers, found {poses.dtype} {poses.shape}"
+        )
+    t = poses.shape[0]
+    if t < _MIN_FRAMES:
+        raise InputFileError(p, f"only {t} frames (need at least {_MIN_FRAMES})")
+    if trans.ndim != 2 or trans.shape[1] != 3 or trans.dtype.kind not in "fiu":
+        raise InputFileError(p, f"'trans' must be (T, 3) numbers, found {trans.dtype} {trans.shape}")
+    if trans.shape[0] != t:
+        raise InputFileError(p, f"'trans' has {trans.shape[0]} frames but 'poses' has {t}")
+    if rate.size != 1 or rate.dtype.kind not in "fiu":
+        raise InputFileError(p, f"'{rate_key}' must be a single number, found {rate.dtype} {rate.shape}")
+    rate_hz = float(rate.item())
+    if not (np.isfinite(rate_hz) and rate_hz > 0):
+        raise InputFileError(p, f"'{rate_key}' must be a positive frame rate, found {rate_hz}")
+    poses, trans = poses.astype(np.float64), trans.astype(np.float64)
+    if not (np.isfinite(poses).all() and np.isfinite(trans).all()):
+        raise InputFileError(p, "'poses' or 'trans' contains NaN or infinite values")
+    if betas.dtype.kind not in "fiu" or not np.isfinite(betas).all():
+        raise InputFileError(p, "'betas' must be finite numbers")
+    return {
+        "poses": poses,
+        "trans": trans,
+        "rate_hz": rate_hz,
+        "betas": betas.astype(np.float64).ravel(),
+        "gender": gender,
+        "model_type": POSE_WIDTHS[poses.shape[1]],
+    }
+
+
+def amass_to_raw_motion(poses: np.ndarray, trans: np.ndarray, rate_hz: float, pelvis_rest: np.ndarray) -> Motion:
+    """Un-normalised y-up :class:`Motion` (source metres, source rate) from z-up AMASS arrays.
+
+    Args:
+        poses: (T, 72 | 156 | 165) axis-angle poses [rad].
+        trans: (T, 3) z-up root translations [m].
+        rate_hz: frame rate [Hz].
+        pelvis_rest: (3,) rest pelvis joint ``J0`` in the model frame [m].
+    """
+    t = poses.shape[0]
+    rotvec = np.zeros((t, NUM_JOINTS, 3))
+    rotvec[:, :22] = poses[:, :66].reshape(t, 22, 3)
+    if poses.shape[1] == 72:  # SMPL's own hand joints
+        rotvec[:, 22:24] = poses[:, 66:72].reshape(t, 2, 3)
+    quat = Rotation.from_rotvec(rotvec.reshape(-1, 3)).as_quat().reshape(t, NUM_JOINTS, 4)
+    c = Rotation.from_matrix(Z_UP_TO_Y_UP)
+    quat[:, 0] = (c * Rotation.from_quat(quat[:, 0])).as_quat()
+    root = (np.asarray(pelvis_rest, dtype=np.float64)[None, :] + trans) @ Z_UP_TO_Y_UP.T
+    return Motion(rate_hz=rate_hz, root_pos=root, local_quat=quat)
+
+
+def load_amass(
+    path: str | Path,
+    *,
+    height_m: float = DEFAULT_HEIGHT_M,
+    rate_hz: float = DEFAULT_RATE_HZ,
+    text: str = "",
+    name: str | None = None,
+    body: BodyModel | None = None,
+) -> Motion:
+    """Load an AMASS-style ``.npz`` as a canonical :class:`Motion` (see the module docstring).
+
+    Args:
+        path: the ``.npz`` file.
+        height_m: body height to normalise to [m].
+        rate_hz: output rate [Hz].
+        text: the clip's description.
+        name: identifier; default the file stem.
+        body: the subject's body (an :class:`~toolkit.sim.smpl_body.SMPLBody` built with the file's
+            gender and betas gives the exact ``J0`` and leg length); None = reference body, scale 1.
+
+    Raises:
+        InputFileError: missing keys, wrong shapes, NaN / inf, fewer than 4 frames, pickled content.
+    """
+    p = Path(path)
+    arrays = read_amass_npz(p)
+    if body is not None:
+        rest = body.rest_joints
+        pelvis_rest = np.asarray(getattr(body, "model_pelvis", rest[0]), dtype=np.float64)
+        ankles = 0.5 * (rest[JOINT_INDEX["left_ankle"], UP_AXIS] + rest[JOINT_INDEX["right_ankle"], UP_AXIS])
+        scale = leg_scale(float(rest[0, UP_AXIS] - ankles), height_m)
+    else:
+        pelvis_rest = reference_body(height_m).rest_joints[0]
+        scale = 1.0
+    raw = amass_to_raw_motion(arrays["poses"], arrays["trans"], arrays["rate_hz"], pelvis_rest)
+    raw.text = text
+    raw.source = str(p)
+    raw.name = name or p.stem
+    raw.meta = {
+        "format": "amass",
+        "model_type": arrays["model_type"],
+        "gender": arrays["gender"],
+        "betas": [float(b) for b in arrays["betas"]],
+        "source_rate_hz": arrays["rate_hz"],
+        "scale": scale,
+        "pelvis_rest": "body" if body is not None else "reference body (approximation)",
+    }
+    return canonicalize(raw, scale=scale, height_m=height_m, rate_hz=rate_hz)
