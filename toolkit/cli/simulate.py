@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed, same output")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--window-s", type=float, default=0.1, help="Savitzky-Golay derivative window in s (default 0.1)")
-    p.add_argument("--body-model", help="SMPL/SMPL-H/SMPL-X model file or folder (.npz or official .pkl); default built-in")
+    p.add_argument("--body-model", help="SMPL/SMPL-H/SMPL-X model file or folder (.npz or .pkl); default: built-in")
     p.add_argument("--gender", default="neutral", choices=["neutral", "male", "female"], help="SMPL model gender")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--list", action="store_true", help="list placements, segments and device profiles, then exit")

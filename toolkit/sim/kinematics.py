@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from toolkit.sim.rotations import quat_mul, quat_rotate, quat_to_matrix
+from toolkit.sim.rotations import quat_mul_cf, quat_rotate_cf, quat_to_matrix
 from toolkit.sim.skeleton import NUM_JOINTS, PARENTS, ancestors
 
 
@@ -55,18 +55,21 @@ def forward_kinematics(
         root_pos: (T, 3) pelvis positions [m].
         joints: if given, only these joints and their ancestors are computed (faster).
     """
-    t = local_quat.shape[0]
     todo = list(range(NUM_JOINTS)) if joints is None else ancestors(joints)
     col = {j: k for k, j in enumerate(todo)}
-    quat = np.empty((t, len(todo), 4))
-    pos = np.empty((t, len(todo), 3))
+    # component-first (J, 4, T) / (J, 3, T) layout: each component contiguous over time
+    local = np.ascontiguousarray(np.asarray(local_quat)[:, todo].transpose(1, 2, 0))
+    quat = np.empty_like(local)
+    pos = np.empty((len(todo), 3, local.shape[2]))
     for k, j in enumerate(todo):
         p = int(PARENTS[j])
         if p < 0:
-            quat[:, k] = local_quat[:, j]
-            pos[:, k] = root_pos
+            quat[k] = local[k]
+            pos[k] = np.asarray(root_pos).T
         else:
             kp = col[p]
-            quat[:, k] = quat_mul(quat[:, kp], local_quat[:, j])
-            pos[:, k] = pos[:, kp] + quat_rotate(quat[:, kp], np.broadcast_to(rest_joints[j] - rest_joints[p], (t, 3)))
+            quat[k] = quat_mul_cf(quat[kp], local[k])
+            pos[k] = pos[kp] + quat_rotate_cf(quat[kp], rest_joints[j] - rest_joints[p])
+    quat = quat.transpose(2, 0, 1)
+    pos = pos.transpose(2, 0, 1)
     return Pose(quat=quat, pos=pos, joints=tuple(todo))

@@ -256,7 +256,8 @@ def simulate_files(
     names = unique_clip_names(paths)
     start = time.perf_counter()
     results: list[dict | None] = [None] * len(paths)
-    bar = tqdm(total=len(paths), desc="simulating", unit="file", disable=None if progress else True)  # None: off unless a TTY
+    # disable=None: shown only on a terminal, so piped output and logs stay clean
+    bar = tqdm(total=len(paths), desc="simulating", unit="file", disable=None if progress else True)
     try:
         if workers == 1:
             for i, (p, n) in enumerate(zip(paths, names, strict=True)):

@@ -11,19 +11,42 @@ from __future__ import annotations
 import numpy as np
 
 
-def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton product ``a * b`` of quaternions (..., 4): the rotation ``b`` followed by ``a``."""
-    ax, ay, az, aw = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
-    bx, by, bz, bw = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
-    return np.stack(
+def quat_mul_cf(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product of component-first quaternions (4, ...): the rotation ``b`` followed by ``a``.
+
+    Component-first arrays keep each component contiguous, which is what makes the forward
+    kinematics over long clips fast; :func:`quat_mul` is the usual (..., 4) form.
+    """
+    ax, ay, az, aw = a
+    bx, by, bz, bw = b
+    return np.array(
         [
             aw * bx + ax * bw + ay * bz - az * by,
             aw * by - ax * bz + ay * bw + az * bx,
             aw * bz + ax * by - ay * bx + az * bw,
             aw * bw - ax * bx - ay * by - az * bz,
-        ],
-        axis=-1,
+        ]
     )
+
+
+def quat_rotate_cf(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate component-first vectors ``v`` (3, ...) by component-first unit quaternions ``q`` (4, ...).
+
+    ``t = 2 u x v``, then ``v + w t + u x t`` with ``u`` the vector part (written out: np.cross is
+    slow on tiny axes).
+    """
+    x, y, z, w = q
+    vx, vy, vz = v
+    tx = 2.0 * (y * vz - z * vy)
+    ty = 2.0 * (z * vx - x * vz)
+    tz = 2.0 * (x * vy - y * vx)
+    return np.array([vx + w * tx + (y * tz - z * ty), vy + w * ty + (z * tx - x * tz), vz + w * tz + (x * ty - y * tx)])
+
+
+def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product ``a * b`` of quaternions (..., 4): the rotation ``b`` followed by ``a``."""
+    a, b = np.broadcast_arrays(a, b)
+    return np.moveaxis(quat_mul_cf(np.moveaxis(a, -1, 0), np.moveaxis(b, -1, 0)), 0, -1)
 
 
 def quat_conj(q: np.ndarray) -> np.ndarray:
@@ -33,10 +56,10 @@ def quat_conj(q: np.ndarray) -> np.ndarray:
 
 def quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Rotate vectors ``v`` (..., 3) by unit quaternions ``q`` (..., 4): ``R(q) v``."""
-    u = q[..., :3]
-    w = q[..., 3:4]
-    t = 2.0 * np.cross(u, v)
-    return v + w * t + np.cross(u, t)
+    shape = np.broadcast_shapes(q.shape[:-1], v.shape[:-1])
+    q = np.broadcast_to(q, shape + (4,))
+    v = np.broadcast_to(v, shape + (3,))
+    return np.moveaxis(quat_rotate_cf(np.moveaxis(q, -1, 0), np.moveaxis(v, -1, 0)), 0, -1)
 
 
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
