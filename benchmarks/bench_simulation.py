@@ -90,6 +90,7 @@ def bench_smpl(repeats: int) -> dict:
     try:
         sys.path.insert(0, str(REPO / "tests" / "sim"))
         from smpl_fixture import write_model_npz  # noqa: PLC0415
+
         from toolkit.sim.smpl_body import SMPLBody  # noqa: PLC0415
     except ImportError as e:  # the smplx path is optional
         return {"skipped": f"smplx path unavailable: {e}"}
@@ -98,13 +99,14 @@ def bench_smpl(repeats: int) -> dict:
         body = SMPLBody(model)
         clip = SHARED / "asfamc" / "02" / "02_01.amc" if SHARED.is_dir() else EXCERPT
         motion = load_motion(clip)
+        minute = tile(motion, int(60 * motion.rate_hz))
         wrists = [body.named_placement("left_wrist"), body.named_placement("right_wrist")]
-        t_imu = best_of(lambda: simulate_imu(motion, body, wrists), repeats)
+        t_imu = best_of(lambda: simulate_imu(minute, body, wrists), repeats)
         frames = min(motion.num_frames, 600)
         t_mesh = best_of(lambda: body.mesh_sequence(motion, np.arange(frames)), repeats)
     return {
         "model": "generated SMPL-shaped model (6890 vertices, real array shapes; no licensed file)",
-        "imu_two_wrists_realtime_factor": motion.duration_s / t_imu,
+        "imu_two_wrists_one_minute_realtime_factor": 60.0 / t_imu,
         "mesh_forward_frames": frames,
         "mesh_forward_frames_per_s": frames / t_mesh,
         "mesh_forward_realtime_factor": (frames / motion.rate_hz) / t_mesh,

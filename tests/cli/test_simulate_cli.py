@@ -146,7 +146,9 @@ def test_smpl_body_model_path(tmp_path, capsys):
     from tests.sim.smpl_fixture import write_model_npz
 
     model = write_model_npz(tmp_path / "SMPL_NEUTRAL.npz")
-    code, _, err = run([BVH, "--out", tmp_path / "o", "--body-model", model, "--variants", "2", "--no-progress"], capsys)
+    code, _, err = run(
+        [BVH, "--out", tmp_path / "o", "--body-model", model, "--variants", "2", "--no-progress"], capsys
+    )
     assert code == 0, err
     manifest = read_manifest(tmp_path / "o")
     bodies = [c["body"] for c in manifest["clips"]]

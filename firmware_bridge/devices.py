@@ -1,0 +1,245 @@
+"""Registry of known BLE IMU device profiles: how to find, start and decode each kind of device.
+
+A :class:`DeviceProfile` binds, for one kind of device:
+
+* ``name``: the registry key (``imu-stream``, ``touch-sdk``, ``polar-pmd``, ``empatica-e4-ble``);
+* ``match``: how to recognise it in a scan (:class:`~firmware_bridge.transport.DeviceProfileMatch`:
+  advertised service UUID and / or local-name prefix);
+* ``data_char_uuid``: the characteristic whose notifications carry the IMU packets;
+* ``extra_notify_uuids``: further characteristics to subscribe to (e.g. Polar's control point, whose
+  indications carry the start response with the scale FACTOR);
+* ``start_commands``: what to write after subscribing, as ``(characteristic UUID, bytes)`` pairs built
+  at connect time (a start command may contain the current time);
+* ``decoder_factory``: a fresh stateful decoder per device.
+
+==================  =========================================  ==========================================
+profile             found by                                   start command (written after subscribing)
+==================  =========================================  ==========================================
+``imu-stream``      service ``dfe31000-...`` advertised        control ``dfe31002``: ``01`` (start)
+``touch-sdk``       service ``008e74d0-...`` advertised        input ``f9d60372``: ``InputUpdate{clientInfo}``
+``polar-pmd``       local name starts with ``Polar``          control point ``fb005c81``: ACC start, GYRO start
+``empatica-e4-ble`` local name starts with ``Empatica E4``      ``3e71``: ``01 <u32 LE unix time>`` UNVERIFIED
+==================  =========================================  ==========================================
+
+Touch SDK start (from doublepointlab/touch-sdk-py ``watch_connector.py`` and touch-sdk-protobuf
+``proto/watch_input.proto``): the client writes one serialized ``InputUpdate`` whose field 2
+``clientInfo`` is a ``ClientInfo{1 appName, 2 deviceName, 4 os}`` (all strings) to the input
+characteristic; the watch app then streams ``Update`` messages. (touch-sdk-py writes it before
+subscribing; writing it after subscribing is what this registry does, so no update is missed.)
+
+Polar PMD start (Verity Sense defaults, see ``ble-facts.md``): ACC ``02 02`` + SAMPLE_RATE 52 Hz,
+RESOLUTION 16 bit, RANGE 8 g, CHANNELS 3; GYRO ``02 05`` + 52 Hz, 16 bit, 2000 deg/s, 3 channels.
+A Polar H10 has no gyroscope and no 52 Hz ACC rate: it answers both with an error response
+(status != 0, harmless); use :func:`polar_start_commands` with ``acc_rate_hz=50`` / ``gyro=False``
+for an H10 (:func:`get_profile` ``("polar-pmd", ...)`` does not choose automatically).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from bleak.uuids import normalize_uuid_str
+
+from toolkit.errors import ConfigError
+
+from .protocols import empatica_e4, imu_stream, polar_pmd, touch_sdk
+from .protocols.base import Decoder
+from .transport import DeviceProfileMatch
+
+StartCommands = Callable[[], list[tuple[str, bytes]]]
+
+
+def _no_commands() -> list[tuple[str, bytes]]:
+    return []
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    """One kind of device: scan match, characteristics, start command and decoder.
+
+    Attributes:
+        name: registry key, e.g. ``"imu-stream"``.
+        description: one line for listings.
+        match: scan criteria (its ``label`` is ``name``).
+        service_uuid: the GATT service holding ``data_char_uuid``.
+        data_char_uuid: notify characteristic carrying the IMU packets.
+        decoder_factory: returns a fresh decoder for one device's data characteristic.
+        start_commands: returns the ``(char_uuid, bytes)`` writes to do after subscribing.
+        control_char_uuid: the characteristic the start command goes to (None: no start command).
+        extra_notify_uuids: other characteristics to subscribe to (their values are recorded, and
+            responses such as Polar's start response are handed to :meth:`on_control_value`).
+        verified: False for layouts nobody here could check against a real device.
+    """
+
+    name: str
+    description: str
+    match: DeviceProfileMatch
+    service_uuid: str
+    data_char_uuid: str
+    decoder_factory: Callable[[], Decoder]
+    start_commands: StartCommands = _no_commands
+    control_char_uuid: str | None = None
+    extra_notify_uuids: tuple[str, ...] = ()
+    verified: bool = True
+    notes: str = ""
+
+    def new_decoder(self) -> Decoder:
+        """A fresh decoder (one per device and connection stream)."""
+        return self.decoder_factory()
+
+    def on_control_value(self, decoder: Decoder, char_uuid: str, data: bytes) -> None:
+        """Hand a value from an extra notify characteristic to the decoder (Polar start response)."""
+        if self.name == "polar-pmd" and isinstance(decoder, polar_pmd.PolarPmdDecoder) and data[:1] == b"\xf0":
+            try:
+                decoder.apply_start_response(polar_pmd.parse_cp_response(bytes(data)))
+            except Exception:  # a malformed response must not stop the stream
+                pass
+
+
+# --------------------------------------------------------------------------- start commands
+def encode_touch_sdk_client_info(app_name: str = "multi3edge", device_name: str = "", os_name: str = "") -> bytes:
+    """Serialized ``InputUpdate{clientInfo: ClientInfo{appName=1, deviceName=2, os=4}}`` (protobuf).
+
+    Byte layout: ``12 <len> [0a <len> appName] [12 <len> deviceName] [22 <len> os]`` (field 2 of
+    InputUpdate, wire type 2; inside, string fields 1, 2 and 4; empty strings omitted as in proto3).
+    """
+    def string_field(number: int, text: str) -> bytes:
+        raw = text.encode("utf-8")
+        return touch_sdk.write_varint((number << 3) | 2) + touch_sdk.write_varint(len(raw)) + raw if raw else b""
+
+    info = string_field(1, app_name) + string_field(2, device_name) + string_field(4, os_name)
+    return touch_sdk.write_varint((2 << 3) | 2) + touch_sdk.write_varint(len(info)) + info
+
+
+def is_touch_sdk_client_info(data: bytes) -> bool:
+    """True when ``data`` is an ``InputUpdate`` carrying ``clientInfo`` (field 2), as the watch app sees it."""
+    try:
+        return any(f == 2 and wt == touch_sdk.WT_LEN for f, wt, _ in touch_sdk.iter_fields(bytes(data)))
+    except Exception:
+        return False
+
+
+def polar_start_commands(acc_rate_hz: int = 52, acc_range_g: int = 8, gyro: bool = True, gyro_rate_hz: int = 52,
+                         gyro_range_dps: int = 2000) -> list[tuple[str, bytes]]:
+    """PMD start commands (ACC, then GYRO) for the control point (see module docstring)."""
+    out = [(polar_pmd.CONTROL_POINT_UUID, polar_pmd.build_start(
+        polar_pmd.ACC, sample_rate=acc_rate_hz, resolution=16, range=acc_range_g, channels=3))]
+    if gyro:
+        out.append((polar_pmd.CONTROL_POINT_UUID, polar_pmd.build_start(
+            polar_pmd.GYRO, sample_rate=gyro_rate_hz, resolution=16, range=gyro_range_dps, channels=3)))
+    return out
+
+
+def _imu_stream_start() -> list[tuple[str, bytes]]:
+    return [(imu_stream.CONTROL_CHAR_UUID, imu_stream.CMD_START)]
+
+
+def _touch_sdk_start() -> list[tuple[str, bytes]]:
+    return [(touch_sdk.PROTOBUF_INPUT_UUID, encode_touch_sdk_client_info("multi3edge"))]
+
+
+def _e4_start() -> list[tuple[str, bytes]]:
+    return [(empatica_e4.BLE_COMMAND_CHAR_UUID, empatica_e4.build_ble_start_command(int(time.time())))]
+
+
+# --------------------------------------------------------------------------- registry
+PROFILES: dict[str, DeviceProfile] = {
+    p.name: p
+    for p in (
+        DeviceProfile(
+            name="imu-stream",
+            description="Multi3Edge imu-stream GATT profile (watch app / firmware, acc+gyro int16, SI)",
+            match=DeviceProfileMatch("imu-stream", service_uuid=imu_stream.SERVICE_UUID),
+            service_uuid=imu_stream.SERVICE_UUID,
+            data_char_uuid=imu_stream.DATA_CHAR_UUID,
+            control_char_uuid=imu_stream.CONTROL_CHAR_UUID,
+            decoder_factory=imu_stream.ImuStreamDecoder,
+            start_commands=_imu_stream_start,
+        ),
+        DeviceProfile(
+            name="touch-sdk",
+            description="Galaxy Watch 4+ / Wear OS with the Doublepoint Touch SDK app (protobuf Update)",
+            match=DeviceProfileMatch("touch-sdk", service_uuid=touch_sdk.INTERACTION_SERVICE_UUID),
+            service_uuid=touch_sdk.PROTOBUF_SERVICE_UUID,
+            data_char_uuid=touch_sdk.PROTOBUF_OUTPUT_UUID,
+            control_char_uuid=touch_sdk.PROTOBUF_INPUT_UUID,
+            decoder_factory=touch_sdk.TouchSdkDecoder,
+            start_commands=_touch_sdk_start,
+        ),
+        DeviceProfile(
+            name="polar-pmd",
+            description="Polar Verity Sense / H10 (PMD service, ACC + GYRO frames)",
+            match=DeviceProfileMatch("polar-pmd", name_prefix="Polar"),
+            service_uuid=polar_pmd.SERVICE_UUID,
+            data_char_uuid=polar_pmd.DATA_UUID,
+            control_char_uuid=polar_pmd.CONTROL_POINT_UUID,
+            extra_notify_uuids=(polar_pmd.CONTROL_POINT_UUID,),
+            decoder_factory=polar_pmd.PolarPmdDecoder,
+            start_commands=polar_start_commands,
+            notes="start uses Verity Sense settings (52 Hz); an H10 needs polar_start_commands(50, gyro=False)",
+        ),
+        DeviceProfile(
+            name="empatica-e4-ble",
+            description="Empatica E4 direct BLE, ACC only (UNVERIFIED reverse-engineered layout, int8 x3)",
+            match=DeviceProfileMatch("empatica-e4-ble", name_prefix="Empatica E4"),
+            service_uuid=empatica_e4.BLE_SENSOR_SERVICE_UUID,
+            data_char_uuid=empatica_e4.BLE_ACC_CHAR_UUID,
+            control_char_uuid=empatica_e4.BLE_COMMAND_CHAR_UUID,
+            decoder_factory=empatica_e4.E4BleAccDecoder,
+            start_commands=_e4_start,
+            verified=False,
+            notes="UNVERIFIED: community reverse engineering; sources disagree on the ACC layout",
+        ),
+    )
+}
+
+
+def profile_names() -> list[str]:
+    """Names of the known profiles, in registry order."""
+    return list(PROFILES)
+
+
+def get_profile(name: str | DeviceProfile) -> DeviceProfile:
+    """The profile called ``name`` (a profile passes through).
+
+    Raises:
+        ConfigError: unknown name; the message lists the known ones on one line.
+    """
+    if isinstance(name, DeviceProfile):
+        return name
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ConfigError(f"unknown device profile {name!r} (known: {', '.join(PROFILES)})") from None
+
+
+def scan_matches(names: list[str] | None = None) -> list[DeviceProfileMatch]:
+    """Scan criteria of the given profiles (default: all), for :func:`firmware_bridge.transport.scan`."""
+    return [get_profile(n).match for n in (names or list(PROFILES))]
+
+
+def profile_for_match(match: DeviceProfileMatch) -> DeviceProfile:
+    """The profile a scan match came from (by its label)."""
+    return get_profile(match.label)
+
+
+def recording_decoders(names: list[str] | None = None) -> Mapping[str, Callable[[], Decoder]]:
+    """``data char UUID -> decoder factory`` of the profiles, for :func:`firmware_bridge.recording.decode_recording`."""
+    return {normalize_uuid_str(get_profile(n).data_char_uuid): get_profile(n).decoder_factory
+            for n in (names or list(PROFILES))}
+
+
+__all__ = [
+    "PROFILES",
+    "DeviceProfile",
+    "encode_touch_sdk_client_info",
+    "get_profile",
+    "is_touch_sdk_client_info",
+    "polar_start_commands",
+    "profile_for_match",
+    "profile_names",
+    "recording_decoders",
+    "scan_matches",
+]

@@ -1,0 +1,206 @@
+"""Named virtual devices (``--virtual NAME``): a recording or generated signal, a device profile, a peripheral.
+
+Names
+=====
+======================  =========================================================================
+``sine``                generated: gravity on +Y plus 1 Hz sines, 100 Hz, 60 s (``sine:SECONDS`` to
+                        choose the length)
+``still``               generated: lying face up, 100 Hz, 60 s (``still:SECONDS``)
+``sp-sw-har:sXX_YY``    the real sp-sw-har watch CSV of subject XX, execution YY (e.g. ``s05_03``),
+                        replayed with its real timestamps
+``seglearn:INDEX``      recording INDEX (0..139) of the seglearn Apple Watch set (converted .npz),
+                        acc converted iOS g -> Android m/s^2
+``touch:<name>``        any of the above served as the Doublepoint Touch SDK Wear OS app would
+                        (protobuf ``Update`` on the Touch SDK GATT service) instead of imu-stream
+======================  =========================================================================
+
+Every virtual device is a :class:`~firmware_bridge.virtual.peripheral.VirtualPeripheral` on the
+in-process bumble radio, advertising ``M3E-<name>`` and the profile's service UUID, serving the
+profile's data (notify) and control (write) characteristics, and paced by the recording's
+timestamps (``pacing="timestamps"``). Like the real device, it starts streaming only after the
+profile's start command was written (imu-stream: ``01`` on the control characteristic; Touch SDK:
+an ``InputUpdate`` with ``clientInfo`` on the input characteristic). A replay ends when its
+recording ends (the link stays up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from bumble.core import UUID, AdvertisingData
+
+from toolkit.errors import ConfigError
+
+from ..devices import get_profile, is_touch_sdk_client_info
+from ..protocols import imu_stream, touch_sdk
+from .peripheral import FaultConfig, VirtualPeripheral
+from .sources import (
+    SampleSeries,
+    generate_sine,
+    generate_still,
+    imu_stream_packets,
+    load_seglearn_recording,
+    load_sp_sw_har_recording,
+    touch_sdk_packets,
+)
+
+DEFAULT_GENERATED_SECONDS = 60.0
+NAME_FORMS = "sine[:SECONDS], still[:SECONDS], sp-sw-har:sXX_YY, seglearn:INDEX, touch:<any of these>"
+
+
+@dataclass
+class VirtualDeviceSpec:
+    """A resolved catalogue name: what to replay and in which profile."""
+
+    name: str
+    profile: Literal["imu-stream", "touch-sdk"]
+    series: SampleSeries
+
+    @property
+    def advertised_name(self) -> str:
+        return f"M3E-{self.name}"
+
+
+def _seconds(arg: str, name: str) -> float:
+    try:
+        value = float(arg)
+    except ValueError:
+        raise ConfigError(f"bad virtual device {name!r}: {arg!r} is not a number of seconds") from None
+    if not 0 < value <= 86400:
+        raise ConfigError(f"bad virtual device {name!r}: seconds must be in (0, 86400]")
+    return value
+
+
+def resolve_virtual(name: str, data_root: str | Path | None = None) -> VirtualDeviceSpec:
+    """Turn a catalogue name into a :class:`VirtualDeviceSpec` (loads the recording).
+
+    Raises:
+        ConfigError: unknown name (one line listing the forms) or bad argument.
+        DatasetNotFoundError: the recording is not found (says where it looked).
+    """
+    profile: Literal["imu-stream", "touch-sdk"] = "imu-stream"
+    base = name.strip()
+    if base.startswith("touch:"):
+        profile, base = "touch-sdk", base[len("touch:"):]
+    kind, _, arg = base.partition(":")
+    if kind in ("sine", "still"):
+        seconds = _seconds(arg, name) if arg else DEFAULT_GENERATED_SECONDS
+        series = generate_sine(seconds) if kind == "sine" else generate_still(seconds)
+    elif kind == "sp-sw-har" and arg:
+        series = load_sp_sw_har_recording(arg, data_root)
+    elif kind == "seglearn" and arg:
+        if not arg.isdigit():
+            raise ConfigError(f"bad virtual device {name!r}: seglearn needs a recording index, e.g. seglearn:3")
+        series = load_seglearn_recording(int(arg), data_root)
+    else:
+        raise ConfigError(f"unknown virtual device {name!r} (known forms: {NAME_FORMS})")
+    series.name = name
+    return VirtualDeviceSpec(name, profile, series)
+
+
+class TouchSdkVirtualPeripheral(VirtualPeripheral):
+    """A VirtualPeripheral that advertises the Touch SDK *interaction* service UUID while its GATT
+    database holds the *protobuf* service, like the Wear OS app (only one service UUID fits the
+    advertisement)."""
+
+    def __init__(self, *args: object, advertised_service_uuid: str = touch_sdk.INTERACTION_SERVICE_UUID,
+                 **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.advertised_service_uuid = advertised_service_uuid
+
+    def advertising_data(self) -> bytes:
+        return bytes(AdvertisingData([
+            (AdvertisingData.Type.FLAGS, bytes([0x06])),
+            (AdvertisingData.Type.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
+             UUID(self.advertised_service_uuid).to_bytes()),
+            (AdvertisingData.Type.COMPLETE_LOCAL_NAME, self.name.encode("utf-8")),
+        ]))
+
+
+def spec_packets(spec: VirtualDeviceSpec, samples_per_packet: int = 5) -> list[tuple[float, bytes]]:
+    """All ``(timestamp_s, packet)`` items of a spec, encoded in its profile's format."""
+    if spec.profile == "touch-sdk":
+        return list(touch_sdk_packets(spec.series, samples_per_packet))
+    return list(imu_stream_packets(spec.series, samples_per_packet))
+
+
+class _StartGate:
+    """Holds a source back until the profile's start command is written to the control characteristic."""
+
+    def __init__(self, profile: str) -> None:
+        self.profile = profile
+        self.started = asyncio.Event()
+        self.stops = 0
+
+    def on_control(self, data: bytes) -> None:
+        if self.profile == "touch-sdk":
+            if is_touch_sdk_client_info(data):
+                self.started.set()
+        elif data == imu_stream.CMD_START:
+            self.started.set()
+        elif data == imu_stream.CMD_STOP:
+            self.stops += 1
+
+    async def gate(self, items: Iterable[tuple[float, bytes]]) -> AsyncIterator[tuple[float, bytes]]:
+        await self.started.wait()
+        for item in items:
+            yield item
+
+
+def make_virtual_peripheral(
+    spec: VirtualDeviceSpec,
+    *,
+    samples_per_packet: int = 5,
+    speed: float = 1.0,
+    faults: FaultConfig | None = None,
+    advertised_name: str | None = None,
+    wait_for_start: bool = True,
+    packets: list[tuple[float, bytes]] | None = None,
+    record: bool = False,
+) -> VirtualPeripheral:
+    """A (not yet started) peripheral streaming ``spec`` in its profile's format, paced by timestamps."""
+    profile = get_profile(spec.profile)
+    items = packets if packets is not None else spec_packets(spec, samples_per_packet)
+    gate = _StartGate(spec.profile)
+    source = gate.gate(items) if wait_for_start else items
+    cls = TouchSdkVirtualPeripheral if spec.profile == "touch-sdk" else VirtualPeripheral
+    assert profile.control_char_uuid is not None
+    peripheral = cls(
+        advertised_name or spec.advertised_name, source=source, service_uuid=profile.service_uuid,
+        data_uuid=profile.data_char_uuid, control_uuid=profile.control_char_uuid, pacing="timestamps",
+        speed=speed, faults=faults, on_control=gate.on_control, record=record,
+    )
+    peripheral.start_gate = gate  # type: ignore[attr-defined]
+    peripheral.virtual_spec = spec  # type: ignore[attr-defined]
+    return peripheral
+
+
+async def start_virtual_devices(names: Iterable[str], data_root: str | Path | None = None, **kwargs: object
+                                ) -> list[VirtualPeripheral]:
+    """Resolve and start one peripheral per name (repeated names get ``#2``, ``#3`` in their advertised name)."""
+    specs = [resolve_virtual(n, data_root) for n in names]
+    seen: dict[str, int] = {}
+    out = []
+    for spec in specs:
+        seen[spec.advertised_name] = seen.get(spec.advertised_name, 0) + 1
+        k = seen[spec.advertised_name]
+        adv = spec.advertised_name if k == 1 else f"{spec.advertised_name}#{k}"
+        p = make_virtual_peripheral(spec, advertised_name=adv, **kwargs)  # type: ignore[arg-type]
+        await p.start()
+        out.append(p)
+    return out
+
+
+__all__ = [
+    "NAME_FORMS",
+    "TouchSdkVirtualPeripheral",
+    "VirtualDeviceSpec",
+    "make_virtual_peripheral",
+    "resolve_virtual",
+    "spec_packets",
+    "start_virtual_devices",
+]

@@ -1,0 +1,329 @@
+"""Packet sources for :class:`~firmware_bridge.virtual.peripheral.VirtualPeripheral` that replay real recordings.
+
+A source here is a finite iterable of ``(timestamp_s, packet_bytes)`` items (use the peripheral's
+``pacing="timestamps"`` for real-time pacing): ``timestamp_s`` is the device time of the **last**
+sample in the packet, i.e. when a real device could have sent it. A replay ends when its recording ends.
+
+Recordings are first loaded into a :class:`SampleSeries` (device time, acc m/s^2 with gravity in the
+Android sign convention, gyro rad/s, device axes) and then encoded in a device profile's packet format:
+
+* :func:`imu_stream_packets`: Multi3Edge ``imu-stream`` packets (int16, default +-16 g / +-2000 dps
+  scales, ``samples_per_packet`` samples each). A packet's ``t0_us`` is the recording's real
+  timestamp of its first sample and ``period_us`` the packet's mean sample spacing
+  ``round((t_last - t_first) / (n - 1))`` (nominal period for a one-sample packet): the format
+  carries one period per packet, so timestamp jitter *inside* a packet is flattened, while every
+  packet's first sample keeps its real timestamp.
+* :func:`touch_sdk_packets`: Doublepoint Touch SDK ``Update`` messages (float32 values,
+  ``deltaTime`` = integer ms between frames, rounded with the rounding error carried forward).
+
+Datasets (see ``../shared/notes/data.md``):
+
+* sp-sw-har (:func:`load_sp_sw_har`): ``DATA/sXX/sXX_YY_sw.csv`` with header
+  ``x_acc,y_acc,z_acc,x_gyro,y_gyro,z_gyro,timestamp,label``: TicWatch Pro 3 (Wear OS), acc m/s^2
+  with gravity (Android sign), gyro rad/s, Android sensor frame, unix ms timestamps, jittery ~100 Hz,
+  one activity label per sample. Already in the imu-stream convention: no conversion.
+* seglearn watch (:func:`load_seglearn`): an Apple Watch, 50 Hz, acc in g with the iOS sign, gyro
+  rad/s. Read from the safe ``.npz`` written once by :mod:`firmware_bridge.virtual.convert_seglearn`
+  (never from the pickled original). Conversion to the imu-stream convention, documented step:
+  ``acc_si = -G * acc_g`` (iOS/CoreMotion reports about -1 g on the upward axis at rest, Android
+  +9.81 m/s^2; both platforms use +X right, +Y toward 12 o'clock, +Z out of the screen and
+  counter-clockwise-positive rotation rates, so axes and gyro are unchanged).
+* generated signals (:func:`generate_sine`, :func:`generate_still`) for tests without data.
+
+Finding recordings (:func:`find_data_root`): an explicit ``--data-root``, else ``$MULTI3EDGE_DATA``,
+else ``../shared/data`` beside the repository; a missing dataset raises a one-line
+:class:`DatasetNotFoundError` saying where it looked.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from toolkit.errors import ConfigError, InputFileError
+from toolkit.frames import G_MS2
+
+from ..protocols import imu_stream, touch_sdk
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SP_SW_HAR_DIR = "sp-sw-har"
+SEGLEARN_NPZ = Path("seglearn") / "watch_dataset.npz"
+ENV_DATA_ROOT = "MULTI3EDGE_DATA"
+
+
+class DatasetNotFoundError(ConfigError):
+    """A dataset or recording was not found; the message says where it looked."""
+
+
+@dataclass
+class SampleSeries:
+    """A recording in the imu-stream convention.
+
+    Attributes:
+        t_s: (N,) device time of each sample [s] (any epoch, increasing).
+        acc: (N, 3) specific force [m/s^2], gravity included, Android sign, device axes.
+        gyro: (N, 3) angular rate [rad/s], counter-clockwise positive, device axes (or None).
+        rate_hz: nominal sample rate [Hz].
+        name: where it came from, e.g. ``"sp-sw-har:s05_03"``.
+        labels: (N,) per-sample labels, or None.
+        meta: source specific extras.
+    """
+
+    t_s: np.ndarray
+    acc: np.ndarray
+    gyro: np.ndarray | None
+    rate_hz: float
+    name: str = ""
+    labels: np.ndarray | None = None
+    meta: dict[str, object] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.t_s.shape[0])
+
+    def head(self, n: int) -> SampleSeries:
+        """The first ``n`` samples."""
+        return SampleSeries(self.t_s[:n], self.acc[:n], None if self.gyro is None else self.gyro[:n], self.rate_hz,
+                            self.name, None if self.labels is None else self.labels[:n], dict(self.meta))
+
+
+# --------------------------------------------------------------------------- data root
+def data_root_candidates(data_root: str | Path | None = None) -> list[Path]:
+    """Where recordings are looked for, in order."""
+    if data_root is not None:
+        return [Path(data_root)]
+    out = []
+    env = os.environ.get(ENV_DATA_ROOT)
+    if env:
+        out.append(Path(env))
+    out.append(REPO_ROOT.parent / "shared" / "data")
+    return out
+
+
+def find_dataset(relative: str | Path, data_root: str | Path | None = None, what: str = "") -> Path:
+    """First existing ``<root>/<relative>`` among :func:`data_root_candidates`.
+
+    Raises:
+        DatasetNotFoundError: not found; one line naming every place looked at.
+    """
+    tried = []
+    for root in data_root_candidates(data_root):
+        p = root / relative
+        if p.exists():
+            return p
+        tried.append(str(p))
+    hint = "" if data_root is not None else f" (set --data-root or ${ENV_DATA_ROOT})"
+    raise DatasetNotFoundError(f"{what or relative} not found; looked in: {', '.join(tried)}{hint}")
+
+
+def find_data_root(data_root: str | Path | None = None) -> Path:
+    """The first existing data root (see module docstring)."""
+    for root in data_root_candidates(data_root):
+        if root.is_dir():
+            return root
+    raise DatasetNotFoundError(
+        f"no data root found; looked in: {', '.join(map(str, data_root_candidates(data_root)))}"
+        + ("" if data_root is not None else f" (set --data-root or ${ENV_DATA_ROOT})"))
+
+
+# --------------------------------------------------------------------------- sp-sw-har
+SP_SW_HAR_COLUMNS = ["x_acc", "y_acc", "z_acc", "x_gyro", "y_gyro", "z_gyro", "timestamp", "label"]
+
+
+def sp_sw_har_path(recording: str, data_root: str | Path | None = None) -> Path:
+    """Path of ``sXX_YY`` (subject XX, execution YY) watch CSV: ``<root>/sp-sw-har/DATA/sXX/sXX_YY_sw.csv``."""
+    rec = recording.strip()
+    parts = rec.lower().lstrip("s").split("_")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise ConfigError(f"bad sp-sw-har recording {recording!r}: expected sXX_YY, e.g. s05_03")
+    subject, execution = (f"{int(p):02d}" for p in parts)
+    rel = Path(SP_SW_HAR_DIR) / "DATA" / f"s{subject}" / f"s{subject}_{execution}_sw.csv"
+    return find_dataset(rel, data_root, what=f"sp-sw-har recording s{subject}_{execution}")
+
+
+def load_sp_sw_har(path: str | Path, name: str | None = None) -> SampleSeries:
+    """Read one sp-sw-har watch CSV (see module docstring); timestamps ms -> s; rows kept in file order.
+
+    Raises:
+        InputFileError: unexpected header, bad number, or fewer than 2 rows.
+    """
+    path = Path(path)
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None or [h.strip() for h in header] != SP_SW_HAR_COLUMNS:
+            raise InputFileError(path, f"expected header {','.join(SP_SW_HAR_COLUMNS)}, got {header}")
+        values: list[list[float]] = []
+        labels: list[str] = []
+        for lineno, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            if len(row) != 8:
+                raise InputFileError(path, f"line {lineno}: {len(row)} fields, expected 8")
+            try:
+                values.append([float(v) for v in row[:7]])
+            except ValueError as e:
+                raise InputFileError(path, f"line {lineno}: {e}") from None
+            labels.append(row[7])
+    if len(values) < 2:
+        raise InputFileError(path, "fewer than 2 samples")
+    a = np.asarray(values, dtype=np.float64)
+    t_s = a[:, 6] * 1e-3
+    dt = np.diff(t_s)
+    rate = 1.0 / float(np.median(dt)) if np.median(dt) > 0 else 100.0
+    return SampleSeries(t_s=t_s, acc=a[:, 0:3], gyro=a[:, 3:6], rate_hz=rate, name=name or path.stem,
+                        labels=np.asarray(labels), meta={"source": "sp-sw-har", "path": str(path),
+                                                         "timestamp_ms": a[:, 6].astype(np.int64)})
+
+
+def load_sp_sw_har_recording(recording: str, data_root: str | Path | None = None) -> SampleSeries:
+    """Find and read ``sXX_YY`` (e.g. ``"s05_03"``)."""
+    return load_sp_sw_har(sp_sw_har_path(recording, data_root), name=f"sp-sw-har:{recording}")
+
+
+# --------------------------------------------------------------------------- seglearn
+SEGLEARN_RATE_HZ = 50.0
+
+
+def seglearn_npz_path(data_root: str | Path | None = None) -> Path:
+    """``<root>/seglearn/watch_dataset.npz`` (written by ``convert_seglearn``)."""
+    try:
+        return find_dataset(SEGLEARN_NPZ, data_root, what="seglearn watch dataset (.npz)")
+    except DatasetNotFoundError as e:
+        raise DatasetNotFoundError(
+            f"{e}; create it once with: python -m firmware_bridge.virtual.convert_seglearn "
+            f"seglearn-1.2.5-py3-none-any.whl --out DATA_ROOT/{SEGLEARN_NPZ.as_posix()}") from None
+
+
+def ios_g_to_android_si(acc_g: np.ndarray) -> np.ndarray:
+    """iOS/CoreMotion acceleration [g, -1 g up at rest] -> Android specific force [m/s^2, +9.81 up at rest]."""
+    return -G_MS2 * np.asarray(acc_g, dtype=np.float64)
+
+
+def load_seglearn(npz_path: str | Path, index: int) -> SampleSeries:
+    """Recording ``index`` (0..139) of the converted seglearn watch dataset, in the imu-stream convention.
+
+    The .npz (``allow_pickle=False``) holds ``data`` (M, 6) float64 (ax, ay, az [g, iOS sign], wx, wy,
+    wz [rad/s]) with ``offsets`` (K+1,) int64 row offsets of the K recordings, ``y``, ``subject``,
+    ``side`` (K,), ``y_labels``, ``X_labels`` (str arrays), ``rate_hz``.
+    """
+    npz_path = Path(npz_path)
+    try:
+        with np.load(npz_path, allow_pickle=False) as z:
+            offsets = z["offsets"]
+            k = len(offsets) - 1
+            if not 0 <= index < k:
+                raise ConfigError(f"seglearn index {index} out of range 0..{k - 1}")
+            rows = z["data"][int(offsets[index]):int(offsets[index + 1])]
+            label = str(z["y_labels"][int(z["y"][index])])
+            subject, side = int(z["subject"][index]), int(z["side"][index])
+            rate = float(z["rate_hz"]) if "rate_hz" in z.files else SEGLEARN_RATE_HZ
+    except (OSError, KeyError, ValueError) as e:
+        raise InputFileError(npz_path, f"not a converted seglearn dataset: {e}") from None
+    n = rows.shape[0]
+    t_s = np.arange(n, dtype=np.float64) / rate
+    return SampleSeries(
+        t_s=t_s, acc=ios_g_to_android_si(rows[:, 0:3]), gyro=np.array(rows[:, 3:6], dtype=np.float64), rate_hz=rate,
+        name=f"seglearn:{index}", labels=np.full(n, label),
+        meta={"source": "seglearn", "subject": subject, "side": "right" if side == 1 else "left",
+              "exercise": label, "conversion": "acc_si = -9.80665 * acc_g (iOS -> Android sign)"},
+    )
+
+
+def load_seglearn_recording(index: int, data_root: str | Path | None = None) -> SampleSeries:
+    return load_seglearn(seglearn_npz_path(data_root), index)
+
+
+# --------------------------------------------------------------------------- generated
+def generate_sine(seconds: float = 2.0, rate_hz: float = 100.0, *, freq_hz: float = 1.0, acc_amp: float = 2.0,
+                  gyro_amp: float = 1.0, t0_s: float = 0.0, name: str = "sine") -> SampleSeries:
+    """Gravity on +Y plus sines on every axis (acc m/s^2 amplitude ``acc_amp``, gyro rad/s ``gyro_amp``)."""
+    n = max(2, int(round(seconds * rate_hz)))
+    t = t0_s + np.arange(n) / rate_hz
+    phase = 2 * math.pi * freq_hz * (t - t0_s)
+    shifts = np.array([0.0, 2 * math.pi / 3, 4 * math.pi / 3])
+    acc = acc_amp * np.sin(phase[:, None] + shifts[None, :])
+    acc[:, 1] += G_MS2
+    gyro = gyro_amp * np.cos(phase[:, None] + shifts[None, :])
+    return SampleSeries(t, acc, gyro, rate_hz, name, meta={"source": "generated"})
+
+
+def generate_still(seconds: float = 2.0, rate_hz: float = 100.0, *, t0_s: float = 0.0,
+                   name: str = "still") -> SampleSeries:
+    """A watch lying face up: acc (0, 0, +9.81) m/s^2, gyro zero."""
+    n = max(2, int(round(seconds * rate_hz)))
+    t = t0_s + np.arange(n) / rate_hz
+    acc = np.zeros((n, 3))
+    acc[:, 2] = G_MS2
+    return SampleSeries(t, acc, np.zeros((n, 3)), rate_hz, name, meta={"source": "generated"})
+
+
+# --------------------------------------------------------------------------- encoders
+def packet_slices(n: int, samples_per_packet: int) -> list[slice]:
+    return [slice(i, min(n, i + samples_per_packet)) for i in range(0, n, samples_per_packet)]
+
+
+def imu_stream_packets(series: SampleSeries, samples_per_packet: int = 5, *, first_seq: int = 0,
+                       restart_first: bool = True) -> Iterator[tuple[float, bytes]]:
+    """Encode ``series`` as imu-stream packets; yields ``(t_last_sample_s, packet)`` (see module docstring).
+
+    Device timestamps: ``t0_us = round(t_s[first] * 1e6)`` (u64 when it does not fit u32, e.g. unix
+    time), ``period_us`` = the packet's mean spacing. The first packet carries the RESTART flag.
+    """
+    n_ch = 1 + (series.gyro is not None)
+    limit = imu_stream.max_samples(n_ch, ts64=True)
+    if not 1 <= samples_per_packet <= limit:
+        raise ConfigError(f"samples_per_packet must be 1..{limit} for {n_ch} channels, got {samples_per_packet}")
+    nominal_us = max(1, int(round(1e6 / series.rate_hz)))
+    for k, sl in enumerate(packet_slices(len(series), samples_per_packet)):
+        t = series.t_s[sl]
+        m = t.shape[0]
+        t0_us = int(round(float(t[0]) * 1e6))
+        period_us = int(round((float(t[-1]) - float(t[0])) * 1e6 / (m - 1))) if m > 1 else nominal_us
+        period_us = max(1, period_us)
+        payload = imu_stream.encode_packet(
+            first_seq + k, t0_us, period_us, series.acc[sl], None if series.gyro is None else series.gyro[sl],
+            restart=restart_first and k == 0)
+        yield float(t[-1]), payload
+
+
+def touch_sdk_packets(series: SampleSeries, frames_per_update: int = 5) -> Iterator[tuple[float, bytes]]:
+    """Encode ``series`` as Touch SDK ``Update`` messages of ``frames_per_update`` SensorFrames.
+
+    ``deltaTime`` of frame i = ms since frame i-1 (integer; the first frame 0), rounded so that the
+    running sum stays within 0.5 ms of the real timestamps. Gravity (``grav``) is not emulated.
+    """
+    if frames_per_update < 1:
+        raise ConfigError("frames_per_update must be >= 1")
+    t_ms = np.round((series.t_s - series.t_s[0]) * 1e3).astype(np.int64)
+    dts = np.diff(t_ms, prepend=t_ms[0])
+    gyro = series.gyro if series.gyro is not None else np.zeros_like(series.acc)
+    for sl in packet_slices(len(series), frames_per_update):
+        payload = touch_sdk.encode_update(series.acc[sl], gyro[sl], dts[sl],
+                                          update_delta_time_ms=int(dts[sl].sum()))
+        yield float(series.t_s[sl][-1]), payload
+
+
+__all__ = [
+    "DatasetNotFoundError",
+    "SampleSeries",
+    "data_root_candidates",
+    "find_data_root",
+    "find_dataset",
+    "generate_sine",
+    "generate_still",
+    "imu_stream_packets",
+    "ios_g_to_android_si",
+    "load_seglearn",
+    "load_seglearn_recording",
+    "load_sp_sw_har",
+    "load_sp_sw_har_recording",
+    "seglearn_npz_path",
+    "sp_sw_har_path",
+    "touch_sdk_packets",
+]
