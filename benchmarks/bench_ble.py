@@ -91,7 +91,6 @@ async def run_n(n: int, seconds: float) -> dict[str, object]:
         await asyncio.gather(*(p.wait_finished(length * 2 + 30) for p in peripherals))
         await asyncio.sleep(0.2)
         await session.stop()
-        await asyncio.sleep(0.2)  # let re-advertising after the disconnects settle before powering off
     finally:
         await close_radio()
     counters = session.counters()

@@ -259,8 +259,7 @@ async def _record(args: argparse.Namespace, virtual: list[str]) -> int:
         for sig in installed:
             loop.remove_signal_handler(sig)
         if peripherals:
-            await asyncio.sleep(0.1)  # let the peripherals' re-advertising settle before powering off
-            await close_radio()
+            await close_radio()  # stops the peripherals (each waits for its advertising command)
 
 
 def record_main(argv: Sequence[str] | None = None) -> int:

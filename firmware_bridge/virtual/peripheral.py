@@ -217,6 +217,7 @@ class VirtualPeripheral:
         self._forced_pending = False
         self._running = False
         self._readvertise_handle: asyncio.Task[None] | None = None
+        self._advertising_op: asyncio.Future[None] | None = None
 
     # ------------------------------------------------------------ state
     @property
@@ -299,6 +300,12 @@ class VirtualPeripheral:
             except (asyncio.CancelledError, Exception):
                 pass
         self._tasks.clear()
+        if self._advertising_op is not None and not self._advertising_op.done():
+            try:
+                await asyncio.wait_for(self._advertising_op, 2.0)
+            except Exception:
+                logger.debug("re-advertising during stop failed", exc_info=True)
+        self._advertising_op = None
         device = self._device
         if device is not None:
             if self._connection is not None:
@@ -390,8 +397,15 @@ class VirtualPeripheral:
     async def _readvertise_after(self, delay: float) -> None:
         if delay > 0:
             await asyncio.sleep(delay)
+        if not self._running:
+            return
+        # The HCI exchange runs shielded: cancelling it half-way leaves bumble with an
+        # unanswered command (InvalidStateError at power-off). stop() waits for it instead.
+        self._advertising_op = asyncio.ensure_future(self._start_advertising())
         try:
-            await self._start_advertising()
+            await asyncio.shield(self._advertising_op)
+        except asyncio.CancelledError:
+            raise
         except Exception:
             logger.exception("%s: failed to restart advertising", self.name)
 
