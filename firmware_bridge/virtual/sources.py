@@ -23,42 +23,38 @@ Datasets (see ``../shared/notes/data.md``):
   with gravity (Android sign), gyro rad/s, Android sensor frame, unix ms timestamps, jittery ~100 Hz,
   one activity label per sample. Already in the imu-stream convention: no conversion.
 * seglearn watch (:func:`load_seglearn`): an Apple Watch, 50 Hz, acc in g with the iOS sign, gyro
-  rad/s. Read from the safe ``.npz`` written once by :mod:`firmware_bridge.virtual.convert_seglearn`
-  (never from the pickled original). Conversion to the imu-stream convention, documented step:
-  ``acc_si = -G * acc_g`` (iOS/CoreMotion reports about -1 g on the upward axis at rest, Android
-  +9.81 m/s^2; both platforms use +X right, +Y toward 12 o'clock, +Z out of the screen and
-  counter-clockwise-positive rotation rates, so axes and gyro are unchanged).
+  rad/s. Read from the safe ``.npz`` that :mod:`toolkit.data.seglearn` converts once from the PyPI wheel
+  (never from the pickled original). Conversion to the imu-stream convention through the
+  ``apple-watch`` profile (:mod:`calibration.profiles`): ``acc_si = -9.81 * acc_g`` (iOS/CoreMotion
+  reports about -1 g on the upward axis at rest, Android +9.81 m/s^2; both platforms use +X right,
+  +Y toward 12 o'clock, +Z out of the screen, so axes and gyro are unchanged).
 * generated signals (:func:`generate_sine`, :func:`generate_still`) for tests without data.
 
-Finding recordings (:func:`find_data_root`): an explicit ``--data-root``, else ``$MULTI3EDGE_DATA``,
+Finding recordings (:mod:`toolkit.data.paths`): an explicit ``--data-root``, else ``$MULTI3EDGE_DATA``,
 else ``../shared/data`` beside the repository; a missing dataset raises a one-line
 :class:`DatasetNotFoundError` saying where it looked.
 """
 
 from __future__ import annotations
 
-import csv
 import math
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from toolkit.errors import ConfigError, InputFileError
+from calibration.profiles import get_real_profile
+from toolkit.data import seglearn, sp_sw_har
+from toolkit.data.paths import DatasetNotFoundError, find_dataset
+from toolkit.errors import ConfigError
 from toolkit.frames import G_MS2
 
 from ..protocols import imu_stream, touch_sdk
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SP_SW_HAR_DIR = "sp-sw-har"
 SEGLEARN_NPZ = Path("seglearn") / "watch_dataset.npz"
-ENV_DATA_ROOT = "MULTI3EDGE_DATA"
+SEGLEARN_RATE_HZ = seglearn.RATE_HZ
 
-
-class DatasetNotFoundError(ConfigError):
-    """A dataset or recording was not found; the message says where it looked."""
 
 
 @dataclass
@@ -92,47 +88,9 @@ class SampleSeries:
                             self.name, None if self.labels is None else self.labels[:n], dict(self.meta))
 
 
-# --------------------------------------------------------------------------- data root
-def data_root_candidates(data_root: str | Path | None = None) -> list[Path]:
-    """Where recordings are looked for, in order."""
-    if data_root is not None:
-        return [Path(data_root)]
-    out = []
-    env = os.environ.get(ENV_DATA_ROOT)
-    if env:
-        out.append(Path(env))
-    out.append(REPO_ROOT.parent / "shared" / "data")
-    return out
-
-
-def find_dataset(relative: str | Path, data_root: str | Path | None = None, what: str = "") -> Path:
-    """First existing ``<root>/<relative>`` among :func:`data_root_candidates`.
-
-    Raises:
-        DatasetNotFoundError: not found; one line naming every place looked at.
-    """
-    tried = []
-    for root in data_root_candidates(data_root):
-        p = root / relative
-        if p.exists():
-            return p
-        tried.append(str(p))
-    hint = "" if data_root is not None else f" (set --data-root or ${ENV_DATA_ROOT})"
-    raise DatasetNotFoundError(f"{what or relative} not found; looked in: {', '.join(tried)}{hint}")
-
-
-def find_data_root(data_root: str | Path | None = None) -> Path:
-    """The first existing data root (see module docstring)."""
-    for root in data_root_candidates(data_root):
-        if root.is_dir():
-            return root
-    raise DatasetNotFoundError(
-        f"no data root found; looked in: {', '.join(map(str, data_root_candidates(data_root)))}"
-        + ("" if data_root is not None else f" (set --data-root or ${ENV_DATA_ROOT})"))
-
-
-# --------------------------------------------------------------------------- sp-sw-har
-SP_SW_HAR_COLUMNS = ["x_acc", "y_acc", "z_acc", "x_gyro", "y_gyro", "z_gyro", "timestamp", "label"]
+# --------------------------------------------------------------------------- real recordings
+# Reading the datasets is toolkit.data's job (one implementation for training and replay); a replay
+# only re-encodes what the device itself would have sent: device axes, SI units, Android sign.
 
 
 def sp_sw_har_path(recording: str, data_root: str | Path | None = None) -> Path:
@@ -142,43 +100,17 @@ def sp_sw_har_path(recording: str, data_root: str | Path | None = None) -> Path:
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
         raise ConfigError(f"bad sp-sw-har recording {recording!r}: expected sXX_YY, e.g. s05_03")
     subject, execution = (f"{int(p):02d}" for p in parts)
-    rel = Path(SP_SW_HAR_DIR) / "DATA" / f"s{subject}" / f"s{subject}_{execution}_sw.csv"
-    return find_dataset(rel, data_root, what=f"sp-sw-har recording s{subject}_{execution}")
+    relative = Path(sp_sw_har.DATASET_DIR) / "DATA" / f"s{subject}" / f"s{subject}_{execution}_sw.csv"
+    return find_dataset(relative, data_root)
 
 
 def load_sp_sw_har(path: str | Path, name: str | None = None) -> SampleSeries:
-    """Read one sp-sw-har watch CSV (see module docstring); timestamps ms -> s; rows kept in file order.
-
-    Raises:
-        InputFileError: unexpected header, bad number, or fewer than 2 rows.
-    """
+    """One sp-sw-har watch CSV (TicWatch Pro 3: Android frame and units already), timestamps in s."""
     path = Path(path)
-    with open(path, newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None or [h.strip() for h in header] != SP_SW_HAR_COLUMNS:
-            raise InputFileError(path, f"expected header {','.join(SP_SW_HAR_COLUMNS)}, got {header}")
-        values: list[list[float]] = []
-        labels: list[str] = []
-        for lineno, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            if len(row) != 8:
-                raise InputFileError(path, f"line {lineno}: {len(row)} fields, expected 8")
-            try:
-                values.append([float(v) for v in row[:7]])
-            except ValueError as e:
-                raise InputFileError(path, f"line {lineno}: {e}") from None
-            labels.append(row[7])
-    if len(values) < 2:
-        raise InputFileError(path, "fewer than 2 samples")
-    a = np.asarray(values, dtype=np.float64)
-    t_s = a[:, 6] * 1e-3
-    dt = np.diff(t_s)
-    rate = 1.0 / float(np.median(dt)) if np.median(dt) > 0 else 100.0
-    return SampleSeries(t_s=t_s, acc=a[:, 0:3], gyro=a[:, 3:6], rate_hz=rate, name=name or path.stem,
-                        labels=np.asarray(labels), meta={"source": "sp-sw-har", "path": str(path),
-                                                         "timestamp_ms": a[:, 6].astype(np.int64)})
+    t_s, acc, gyro, labels = sp_sw_har.read_csv(path)
+    dt = float(np.median(np.diff(t_s)))
+    return SampleSeries(t_s=t_s, acc=acc, gyro=gyro, rate_hz=1.0 / dt if dt > 0 else 100.0, name=name or path.stem,
+                        labels=np.asarray(labels), meta={"source": "sp-sw-har", "path": str(path)})
 
 
 def load_sp_sw_har_recording(recording: str, data_root: str | Path | None = None) -> SampleSeries:
@@ -186,53 +118,36 @@ def load_sp_sw_har_recording(recording: str, data_root: str | Path | None = None
     return load_sp_sw_har(sp_sw_har_path(recording, data_root), name=f"sp-sw-har:{recording}")
 
 
-# --------------------------------------------------------------------------- seglearn
-SEGLEARN_RATE_HZ = 50.0
-
-
 def seglearn_npz_path(data_root: str | Path | None = None) -> Path:
-    """``<root>/seglearn/watch_dataset.npz`` (written by ``convert_seglearn``)."""
-    try:
-        return find_dataset(SEGLEARN_NPZ, data_root, what="seglearn watch dataset (.npz)")
-    except DatasetNotFoundError as e:
-        raise DatasetNotFoundError(
-            f"{e}; create it once with: python -m firmware_bridge.virtual.convert_seglearn "
-            f"seglearn-1.2.5-py3-none-any.whl --out DATA_ROOT/{SEGLEARN_NPZ.as_posix()}") from None
-
-
-def ios_g_to_android_si(acc_g: np.ndarray) -> np.ndarray:
-    """iOS/CoreMotion acceleration [g, -1 g up at rest] -> Android specific force [m/s^2, +9.81 up at rest]."""
-    return -G_MS2 * np.asarray(acc_g, dtype=np.float64)
+    """``<data root>/seglearn/watch_dataset.npz`` if present, else the converted copy in the cache
+    (:func:`toolkit.data.seglearn.ensure_seglearn` downloads and converts the wheel once)."""
+    if data_root is not None and (Path(data_root) / SEGLEARN_NPZ).is_file():
+        return Path(data_root) / SEGLEARN_NPZ
+    return seglearn.ensure_seglearn()
 
 
 def load_seglearn(npz_path: str | Path, index: int) -> SampleSeries:
-    """Recording ``index`` (0..139) of the converted seglearn watch dataset, in the imu-stream convention.
+    """Recording ``index`` (0..139) of the converted seglearn watch dataset, as an imu-stream watch would send it.
 
-    The .npz (``allow_pickle=False``) holds ``data`` (M, 6) float64 (ax, ay, az [g, iOS sign], wx, wy,
-    wz [rad/s]) with ``offsets`` (K+1,) int64 row offsets of the K recordings, ``y``, ``subject``,
-    ``side`` (K,), ``y_labels``, ``X_labels`` (str arrays), ``rate_hz``.
+    The Apple Watch's axes are the watch frame already; the ``apple-watch`` profile converts its iOS-sign g
+    into Android-sign m/s^2 (``acc_si = -9.81 * acc_g``).
     """
-    npz_path = Path(npz_path)
-    try:
-        with np.load(npz_path, allow_pickle=False) as z:
-            offsets = z["offsets"]
-            k = len(offsets) - 1
-            if not 0 <= index < k:
-                raise ConfigError(f"seglearn index {index} out of range 0..{k - 1}")
-            rows = z["data"][int(offsets[index]):int(offsets[index + 1])]
-            label = str(z["y_labels"][int(z["y"][index])])
-            subject, side = int(z["subject"][index]), int(z["side"][index])
-            rate = float(z["rate_hz"]) if "rate_hz" in z.files else SEGLEARN_RATE_HZ
-    except (OSError, KeyError, ValueError) as e:
-        raise InputFileError(npz_path, f"not a converted seglearn dataset: {e}") from None
+    z = seglearn.read_npz(npz_path)
+    offsets = z["offsets"]
+    if not 0 <= index < len(offsets) - 1:
+        raise ConfigError(f"seglearn index {index} out of range 0..{len(offsets) - 2}")
+    rows = z["data"][int(offsets[index]) : int(offsets[index + 1])]
+    label = str(z["y_labels"][int(z["y"][index])])
+    rate = float(z["rate_hz"]) if "rate_hz" in z else SEGLEARN_RATE_HZ
+    acc, gyro = get_real_profile("apple-watch").to_simulator(rows[:, 0:3], rows[:, 3:6])
     n = rows.shape[0]
-    t_s = np.arange(n, dtype=np.float64) / rate
     return SampleSeries(
-        t_s=t_s, acc=ios_g_to_android_si(rows[:, 0:3]), gyro=np.array(rows[:, 3:6], dtype=np.float64), rate_hz=rate,
-        name=f"seglearn:{index}", labels=np.full(n, label),
-        meta={"source": "seglearn", "subject": subject, "side": "right" if side == 1 else "left",
-              "exercise": label, "conversion": "acc_si = -9.80665 * acc_g (iOS -> Android sign)"},
-    )
+        t_s=np.arange(n, dtype=np.float64) / rate, acc=acc, gyro=gyro, rate_hz=rate, name=f"seglearn:{index}",
+        labels=np.full(n, label),
+        meta={"source": "seglearn", "subject": int(z["subject"][index]),
+              "side": seglearn.SIDE_TO_WRIST[int(z["side"][index])], "exercise": label,
+              "conversion": "apple-watch profile: acc_si = -9.81 * acc_g (iOS -> Android sign)"},
+    )  # fmt: skip
 
 
 def load_seglearn_recording(index: int, data_root: str | Path | None = None) -> SampleSeries:
@@ -312,13 +227,10 @@ def touch_sdk_packets(series: SampleSeries, frames_per_update: int = 5) -> Itera
 __all__ = [
     "DatasetNotFoundError",
     "SampleSeries",
-    "data_root_candidates",
-    "find_data_root",
     "find_dataset",
     "generate_sine",
     "generate_still",
     "imu_stream_packets",
-    "ios_g_to_android_si",
     "load_seglearn",
     "load_seglearn_recording",
     "load_sp_sw_har",

@@ -64,7 +64,6 @@ def test_record_virtual_devices(tmp_path: Path, capsys: pytest.CaptureFixture[st
     (["--device", "AA:BB:CC:DD:EE:FF", "--profile", "polar-h99"], "unknown device profile 'polar-h99'"),
     (["--virtual", "walkman"], "unknown virtual device 'walkman'"),
     (["--virtual", "sp-sw-har:s05_03", "--data-root", "/nonexistent-root"], "/nonexistent-root"),
-    (["--virtual", "seglearn:2", "--data-root", "/nonexistent-root"], "convert_seglearn"),
     (["--virtual", "sine", "--device", "x"], "either --device"),
     (["--virtual", "sine", "--seconds", "-1"], "--seconds"),
 ])

@@ -1,10 +1,7 @@
-"""Packet sources replaying real recordings (sp-sw-har, seglearn) and generated signals; the seglearn converter."""
+"""Packet sources replaying real recordings (sp-sw-har, seglearn) and generated signals."""
 
 from __future__ import annotations
 
-import io
-import os
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +9,6 @@ import pytest
 
 from firmware_bridge.protocols.imu_stream import DEFAULT_ACC_SCALE, DEFAULT_GYRO_SCALE, ImuStreamDecoder
 from firmware_bridge.protocols.touch_sdk import TouchSdkDecoder
-from firmware_bridge.virtual import convert_seglearn
 from firmware_bridge.virtual.catalog import resolve_virtual
 from firmware_bridge.virtual.sources import (
     DatasetNotFoundError,
@@ -26,6 +22,7 @@ from firmware_bridge.virtual.sources import (
     load_sp_sw_har_recording,
     touch_sdk_packets,
 )
+from toolkit.data.seglearn import convert_wheel
 from toolkit.errors import ConfigError, InputFileError
 from toolkit.frames import G_MS2
 
@@ -106,9 +103,6 @@ def test_missing_dataset_says_where_it_looked(tmp_path: Path, monkeypatch: pytes
     assert str(tmp_path / "env-root") in str(e.value) and "MULTI3EDGE_DATA" in str(e.value)
     with pytest.raises(ConfigError):
         load_sp_sw_har_recording("s5", data_root=tmp_path)
-    with pytest.raises(DatasetNotFoundError) as e:
-        resolve_virtual("seglearn:3", tmp_path)
-    assert "convert_seglearn" in str(e.value)
 
 
 def test_sp_sw_har_reader_on_small_file(tmp_path: Path) -> None:
@@ -142,7 +136,8 @@ def test_real_sp_sw_har_recording(shared_data: Path) -> None:
     assert np.max(np.abs(d["acc"] - s.acc)) <= ACC_TOL and np.max(np.abs(d["gyro"] - s.gyro)) <= GYRO_TOL
 
 
-# ------------------------------------------------------------------ seglearn converter
+# ------------------------------------------------------------------ seglearn replay
+# (the audited converter itself is tested in tests/data/test_seglearn.py)
 def fake_seglearn_npy(path: Path, k: int = 3) -> dict:
     rng = np.random.default_rng(0)
     obj = {
@@ -155,15 +150,11 @@ def fake_seglearn_npy(path: Path, k: int = 3) -> dict:
     return obj
 
 
-def test_convert_seglearn_and_load(tmp_path: Path) -> None:
+def test_seglearn_replay_converts_ios_g_to_android_si(tmp_path: Path) -> None:
     src = tmp_path / "watch_dataset.npy"
     obj = fake_seglearn_npy(src)
     out = tmp_path / "root" / "seglearn" / "watch_dataset.npz"
-    with pytest.raises(InputFileError, match="SHA-256"):
-        convert_seglearn.convert(src, out)  # unknown file: refused
-    assert not out.exists()
-    rc = convert_seglearn.main([str(src), "--out", str(out), "--accept-unknown-hash"])
-    assert rc == 0 and out.exists()
+    convert_wheel(src, out, accept_unknown_hash=True)
     s = load_seglearn(out, 2)
     assert s.rate_hz == 50.0 and len(s) == 54 and s.labels[0] == "FEL"
     assert np.allclose(s.acc, -G_MS2 * obj["X"][2][:, :3])  # iOS g -> Android m/s^2
@@ -173,37 +164,3 @@ def test_convert_seglearn_and_load(tmp_path: Path) -> None:
     assert spec.profile == "imu-stream" and len(spec.series) == 47
     with pytest.raises(ConfigError):
         load_seglearn(out, 3)
-
-
-class _Evil:
-    def __reduce__(self):
-        return (os.system, ("echo should-never-run",))
-
-
-def test_converter_refuses_foreign_globals(tmp_path: Path) -> None:
-    buf = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buf, {"descr": "|O", "fortran_order": False, "shape": ()})
-    evil = tmp_path / "evil.npy"
-    evil.write_bytes(buf.getvalue() + pickle.dumps({"X": _Evil()}, protocol=2))
-    with pytest.raises(InputFileError, match="refusing global"):
-        convert_seglearn.convert(evil, tmp_path / "out.npz", accept_unknown_hash=True)
-    with pytest.raises(InputFileError):
-        convert_seglearn.convert(tmp_path / "missing.whl", tmp_path / "out.npz")
-
-
-def _real_wheel() -> Path | None:
-    for p in (os.environ.get("SEGLEARN_WHEEL"), "/tmp/x/seglearn-1.2.5-py3-none-any.whl"):
-        if p and Path(p).is_file():
-            return Path(p)
-    return None
-
-
-@pytest.mark.skipif(_real_wheel() is None, reason="seglearn 1.2.5 wheel not downloaded (set SEGLEARN_WHEEL)")
-def test_convert_real_seglearn_wheel(tmp_path: Path) -> None:
-    out = tmp_path / "seglearn" / "watch_dataset.npz"
-    arrays = convert_seglearn.convert(_real_wheel(), out)
-    assert len(arrays["offsets"]) == 141 and list(arrays["X_labels"]) == ["ax", "ay", "az", "wx", "wy", "wz"]
-    s = load_seglearn(out, 0)
-    assert s.meta["exercise"] == "PEN" and len(s) == 1333
-    # at rest the Apple Watch reads about -1 g on one axis: after conversion about +9.8 m/s^2 overall
-    assert 8.0 < np.linalg.norm(s.acc[:50].mean(axis=0)) < 13.0

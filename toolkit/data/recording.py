@@ -1,0 +1,186 @@
+"""One continuous real recording, already in the simulator's watch frame and SI units.
+
+Every loader builds its :class:`Recording` with :func:`make_recording`, which takes the device-native samples, an
+explicit :class:`calibration.profiles.RealDeviceProfile` (units, sign, device axes -> watch frame) and a
+:class:`calibration.mount.Mount` (wrist, face, rotation about the forearm). The conversion is therefore never
+silent: the profile's and mount's dictionaries are stored in the recording (``profile``, ``mount``) and the steps
+in ``meta["conversion"]``.
+
+Frame of the result: the **dorsal watch frame of the wrist it was worn on** (what the simulator's
+``left_wrist`` / ``right_wrist`` placement reads), unless ``mirror_to_left=True``, in which case right-wrist
+signals are mirrored into the canonical left-wrist frame (``acc (-x, y, z)``, ``gyro (x, -y, -z)``, see
+:mod:`calibration.mount`) and ``mirrored`` is True. Non-wrist devices (phones) keep their device frame and
+``wrist=None``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from calibration.mount import Mount
+from calibration.profiles import RealDeviceProfile, resolve_profile
+from toolkit.errors import ConfigError
+
+
+@dataclass
+class Recording:
+    """A real recording in the simulator's conventions.
+
+    Attributes:
+        subject: subject id (str; datasets without subjects use a placeholder, see the loader).
+        recording: recording id, unique within the dataset (e.g. ``"s05_03"``).
+        device: real-device profile name.
+        rate_hz: nominal sample rate [Hz].
+        timestamps_s: (T,) float64 sample times [s] (any epoch, non-decreasing; may be jittery).
+        acc: (T, 3) float64 specific force [m/s^2], Android sign (+9.81 up at rest), watch frame.
+        gyro: (T, 3) float64 angular velocity [rad/s], watch frame; None without a gyroscope.
+        labels: (T,) int64 class index per sample; -1 = unlabelled.
+        class_names: names of the class indices.
+        wrist: "left" / "right" (the wrist whose watch frame ``acc`` is in), or None for non-wrist devices.
+        mirrored: True when right-wrist signals were mirrored into the left-wrist frame.
+        profile: the profile's ``to_dict()``.
+        mount: the mount's ``to_dict()`` (None for non-wrist devices).
+        meta: loader-specific extras (source path, conversion steps, ...).
+    """
+
+    subject: str
+    recording: str
+    device: str
+    rate_hz: float
+    timestamps_s: np.ndarray
+    acc: np.ndarray
+    gyro: np.ndarray | None
+    labels: np.ndarray
+    class_names: list[str]
+    wrist: str | None
+    mirrored: bool = False
+    profile: dict[str, Any] = field(default_factory=dict)
+    mount: dict[str, Any] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.timestamps_s.shape[0])
+
+    @property
+    def has_gyro(self) -> bool:
+        return self.gyro is not None
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.timestamps_s[-1] - self.timestamps_s[0]) if len(self) else 0.0
+
+
+def make_recording(
+    *,
+    subject: str,
+    recording: str,
+    timestamps_s: np.ndarray,
+    acc_device: np.ndarray,
+    gyro_device: np.ndarray | None,
+    labels: np.ndarray,
+    class_names: list[str],
+    profile: RealDeviceProfile | str,
+    mount: Mount | None,
+    rate_hz: float | None = None,
+    mirror_to_left: bool = False,
+    meta: dict[str, Any] | None = None,
+) -> Recording:
+    """Convert device-native samples with ``profile`` and ``mount`` into a :class:`Recording`.
+
+    Args:
+        subject, recording: ids (converted to str).
+        timestamps_s: (T,) sample times [s].
+        acc_device: (T, 3) accelerometer in the device's units, sign and axes.
+        gyro_device: (T, 3) gyroscope in the device's units and axes, or None.
+        labels: (T,) integer class indices (-1 = unlabelled).
+        class_names: names of the indices.
+        profile: the device profile (object or built-in name).
+        mount: how it was worn; None only for non-wrist devices (``profile.wrist_worn`` False).
+        rate_hz: nominal rate [Hz]; default the profile's.
+        mirror_to_left: mirror right-wrist signals into the canonical left-wrist frame.
+        meta: extras to store.
+
+    Raises:
+        ConfigError: inconsistent shapes, non-finite or unsorted timestamps, a missing mount for a wrist device.
+    """
+    prof = resolve_profile(profile)
+    t = np.asarray(timestamps_s, dtype=np.float64)
+    n = t.shape[0]
+    where = f"recording {recording!r}"
+    if t.ndim != 1 or n < 2:
+        raise ConfigError(f"{where}: need at least 2 samples with (T,) timestamps, got shape {t.shape}")
+    if not np.all(np.isfinite(t)) or np.any(np.diff(t) < 0):
+        raise ConfigError(f"{where}: timestamps must be finite and non-decreasing")
+    acc_device = np.asarray(acc_device, dtype=np.float64)
+    if acc_device.shape != (n, 3):
+        raise ConfigError(f"{where}: acc must be ({n}, 3), got {acc_device.shape}")
+    if gyro_device is not None:
+        gyro_device = np.asarray(gyro_device, dtype=np.float64)
+        if gyro_device.shape != (n, 3):
+            raise ConfigError(f"{where}: gyro must be ({n}, 3), got {gyro_device.shape}")
+        if not prof.has_gyro:
+            raise ConfigError(f"{where}: profile {prof.name!r} has no gyroscope but gyro samples were given")
+    lab = np.asarray(labels)
+    if lab.shape != (n,) or (lab.size and not np.issubdtype(lab.dtype, np.integer)):
+        raise ConfigError(f"{where}: labels must be ({n},) integers, got {lab.shape} {lab.dtype}")
+    if lab.size and (lab.max() >= len(class_names) or lab.min() < -1):
+        raise ConfigError(f"{where}: labels outside -1..{len(class_names) - 1}")
+    steps = [f"profile {prof.name}: {prof.acc_units} ({prof.acc_sign} sign) -> m/s^2 Android sign; "
+             f"gyro {prof.gyro_units} -> rad/s; device axes -> watch frame {[list(r) for r in prof.axes_to_watch]}"]
+    acc, gyro = prof.to_simulator(acc_device, gyro_device)
+    wrist = None
+    mirrored = False
+    if prof.wrist_worn:
+        if mount is None:
+            raise ConfigError(f"{where}: a wrist device ({prof.name}) needs a Mount (which wrist, face)")
+        if mirror_to_left:
+            acc, gyro = mount.to_canonical(acc, gyro)
+            mirrored = mount.wrist != "left"
+            wrist = "left"
+        else:
+            acc, gyro = mount.to_wrist_frame(acc, gyro)
+            wrist = mount.wrist
+        steps.append(f"mount {mount.wrist} wrist, {mount.face}, {mount.rotation_deg:+.1f} deg -> dorsal watch frame"
+                     + ("; mirrored right -> left" if mirrored else ""))
+    elif mount is not None:
+        raise ConfigError(f"{where}: profile {prof.name} is not a wrist device; pass mount=None")
+    m = dict(meta or {})
+    m["conversion"] = steps
+    return Recording(
+        subject=str(subject),
+        recording=str(recording),
+        device=prof.name,
+        rate_hz=float(rate_hz if rate_hz is not None else prof.rate_hz),
+        timestamps_s=t,
+        acc=np.ascontiguousarray(acc),
+        gyro=None if gyro is None else np.ascontiguousarray(gyro),
+        labels=lab.astype(np.int64),
+        class_names=list(class_names),
+        wrist=wrist,
+        mirrored=mirrored,
+        profile=prof.to_dict(),
+        mount=None if mount is None else mount.to_dict(),
+        meta=m,
+    )
+
+
+def encode_labels(names: np.ndarray | list[str], class_names: list[str], unknown: int = -1) -> np.ndarray:
+    """(T,) string labels -> (T,) int64 indices into ``class_names`` (``unknown`` for names not listed)."""
+    index = {c: i for i, c in enumerate(class_names)}
+    arr = np.asarray(names)
+    uniq, inv = np.unique(arr, return_inverse=True)
+    codes = np.array([index.get(str(u), unknown) for u in uniq], dtype=np.int64)
+    return codes[inv].reshape(arr.shape)
+
+
+def estimate_rate_hz(timestamps_s: np.ndarray) -> float:
+    """Median-interval rate [Hz] of (T,) timestamps; NaN when undefined."""
+    dt = np.diff(np.asarray(timestamps_s, dtype=np.float64))
+    dt = dt[dt > 0]
+    return float(1.0 / np.median(dt)) if dt.size else float("nan")
+
+
+__all__ = ["Recording", "encode_labels", "estimate_rate_hz", "make_recording"]

@@ -1,0 +1,164 @@
+"""Subject-wise evaluation folds and a normaliser fitted on training windows only.
+
+* :func:`loso_folds`: leave-one-subject-out; one fold per subject.
+* :func:`group_folds`: ``k`` subject groups (default 5, as the Multi3Net+ paper's five subject groups): the
+  sorted subject ids are shuffled with ``seed`` and dealt round-robin into ``k`` groups, so the assignment is
+  deterministic, balanced (sizes differ by at most one) and independent of window counts. Fold ``i`` tests on
+  group ``i``.
+* In every fold the **validation subjects are drawn from the training subjects only** (``val_fraction`` of them,
+  at least one when there are two or more, with a per-fold seed); train, validation and test subjects are
+  disjoint.
+* :class:`Normalizer`: per-channel mean / std (NaN-aware, so missing gyro channels are ignored), fitted with
+  :func:`fit_normalizer` on the fold's training windows only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from toolkit.errors import ConfigError
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One evaluation fold: disjoint subject sets."""
+
+    name: str
+    train_subjects: tuple[str, ...]
+    val_subjects: tuple[str, ...]
+    test_subjects: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        tr, va, te = set(self.train_subjects), set(self.val_subjects), set(self.test_subjects)
+        if tr & va or tr & te or va & te:
+            raise ConfigError(f"fold {self.name}: subject sets overlap")
+
+    def indices(self, subject: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(train, val, test) integer indices of the windows whose (N,) ``subject`` falls in each set."""
+        s = np.asarray(subject).astype(str)
+        return tuple(np.flatnonzero(np.isin(s, list(group))) for group in  # type: ignore[return-value]
+                     (self.train_subjects, self.val_subjects, self.test_subjects))  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "train": list(self.train_subjects), "val": list(self.val_subjects),
+                "test": list(self.test_subjects)}  # fmt: skip
+
+
+def _subjects(subject: np.ndarray | list[str]) -> list[str]:
+    subs = sorted(set(np.asarray(subject).astype(str).tolist()))
+    if len(subs) < 2:
+        raise ConfigError(f"subject-wise folds need at least 2 subjects, got {len(subs)}")
+    return subs
+
+
+def _split_val(train: list[str], val_fraction: float, rng: np.random.Generator) -> tuple[list[str], list[str]]:
+    if not 0 <= val_fraction < 1:
+        raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    n_val = 0 if val_fraction == 0 or len(train) < 2 else max(1, int(round(val_fraction * len(train))))
+    n_val = min(n_val, len(train) - 1)
+    picked = set(rng.choice(np.asarray(train), size=n_val, replace=False).tolist()) if n_val else set()
+    return [s for s in train if s not in picked], [s for s in train if s in picked]
+
+
+def loso_folds(subject: np.ndarray | list[str], val_fraction: float = 0.2, seed: int = 0) -> list[Fold]:
+    """Leave-one-subject-out folds over the distinct subjects of ``subject`` (sorted)."""
+    subs = _subjects(subject)
+    folds = []
+    for i, test in enumerate(subs):
+        rest = [s for s in subs if s != test]
+        train, val = _split_val(rest, val_fraction, np.random.default_rng([seed, i]))
+        folds.append(Fold(f"loso-{test}", tuple(train), tuple(val), (test,)))
+    return folds
+
+
+def subject_groups(subject: np.ndarray | list[str], k: int = 5, seed: int = 0) -> list[list[str]]:
+    """Deterministic assignment of the distinct subjects to ``k`` groups (module docstring)."""
+    subs = _subjects(subject)
+    if not 2 <= k <= len(subs):
+        raise ConfigError(f"k must be between 2 and the number of subjects ({len(subs)}), got {k}")
+    order = np.random.default_rng(seed).permutation(len(subs))
+    groups: list[list[str]] = [[] for _ in range(k)]
+    for rank, idx in enumerate(order):
+        groups[rank % k].append(subs[idx])
+    return [sorted(g) for g in groups]
+
+
+def group_folds(subject: np.ndarray | list[str], k: int = 5, val_fraction: float = 0.2, seed: int = 0) -> list[Fold]:
+    """``k`` folds, fold ``i`` testing on subject group ``i`` (:func:`subject_groups`)."""
+    groups = subject_groups(subject, k, seed)
+    folds = []
+    for i, test in enumerate(groups):
+        rest = sorted(s for j, g in enumerate(groups) if j != i for s in g)
+        train, val = _split_val(rest, val_fraction, np.random.default_rng([seed, 1000 + i]))
+        folds.append(Fold(f"group-{i}", tuple(train), tuple(val), tuple(test)))
+    return folds
+
+
+@dataclass
+class Normalizer:
+    """Per-channel standardisation ``(x - mean) / std``.
+
+    Attributes:
+        mean: (C,) float64; std: (C,) float64 (channels with std < ``eps`` or no finite data get std 1).
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """(..., C) -> (..., C) float32 standardised (NaN stays NaN)."""
+        return ((np.asarray(x, dtype=np.float64) - self.mean) / self.std).astype(np.float32)
+
+    def inverse(self, z: np.ndarray) -> np.ndarray:
+        return np.asarray(z, dtype=np.float64) * self.std + self.mean
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": SCHEMA_VERSION, "mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Normalizer:
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA_VERSION:
+            raise ConfigError(f"normaliser: expected a dict with schema {SCHEMA_VERSION}")
+        mean, std = np.asarray(data["mean"], np.float64), np.asarray(data["std"], np.float64)
+        if mean.shape != std.shape or mean.ndim != 1 or np.any(std <= 0):
+            raise ConfigError("normaliser: mean and std must be equal-length vectors, std > 0")
+        return cls(mean, std)
+
+
+def fit_normalizer(x: np.ndarray, eps: float = 1e-8) -> Normalizer:
+    """Fit on (N, L, C) or (M, C) training windows (NaN ignored)."""
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim < 2 or a.shape[0] == 0:
+        raise ConfigError(f"fit_normalizer: need (N, ..., C) data, got shape {a.shape}")
+    flat = a.reshape(-1, a.shape[-1])
+    finite = np.isfinite(flat)
+    cnt = finite.sum(0)
+    mean = np.where(cnt > 0, np.nansum(np.where(finite, flat, 0.0), 0) / np.maximum(cnt, 1), 0.0)
+    var = np.where(cnt > 0, np.nansum(np.where(finite, (flat - mean) ** 2, 0.0), 0) / np.maximum(cnt, 1), 1.0)
+    std = np.sqrt(var)
+    std = np.where(std < eps, 1.0, std)
+    return Normalizer(mean, std)
+
+
+def fit_fold_normalizer(x: np.ndarray, subject: np.ndarray, fold: Fold) -> Normalizer:
+    """A :class:`Normalizer` fitted on the fold's training windows only."""
+    train, _, _ = fold.indices(subject)
+    if train.size == 0:
+        raise ConfigError(f"fold {fold.name}: no training windows")
+    return fit_normalizer(np.asarray(x)[train])
+
+
+__all__ = [
+    "Fold",
+    "Normalizer",
+    "fit_fold_normalizer",
+    "fit_normalizer",
+    "group_folds",
+    "loso_folds",
+    "subject_groups",
+]
