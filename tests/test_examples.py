@@ -42,3 +42,18 @@ def test_plot_wrist_signals_example(tmp_path):
 def test_sample_surface_placements_example(tmp_path):
     out = run_example("sample_surface_placements.py", "--n", "40", "--png", "p.png", cwd=tmp_path)
     assert "by segment" in out and (tmp_path / "p.png").is_file()
+
+
+def test_pretrain_simulated_example(tmp_path):
+    out = run_example("pretrain_simulated.py", "--text-embeddings", "hash", "--epochs", "1", cwd=tmp_path)
+    assert "pretrain epoch 1/1" in out and "pretrained.pt" in out
+
+
+def test_finetune_seglearn_example(tmp_path):
+    out = run_example("finetune_seglearn.py", "--epochs", "2", cwd=tmp_path)
+    assert "macro F1" in out and ("dataset seglearn" in out or "GENERATED" in out)
+
+
+def test_zero_shot_example(tmp_path):
+    out = run_example("zero_shot.py", "--text-embeddings", "hash", "--n", "4", cwd=tmp_path)
+    assert "predicted" in out and "correct (chance" in out

@@ -1,0 +1,75 @@
+"""One fine-tuning job (``edge-finetune``): checkpoint + real dataset -> classifier checkpoint.
+
+Subjects: ``test_subjects`` are held out entirely (their macro F1 is reported); of the others, ``val_fraction``
+(at least one when there are two or more, seeded) are validation subjects for model selection and the rest
+train. Normaliser from the training windows only. Outputs in ``out_dir``: ``config.yaml``, ``classifier.pt``
+(+ ``.json``: model spec, normaliser, class names, history, metrics), ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from toolkit.data.splits import Fold
+from toolkit.errors import ConfigError
+from toolkit.train.checkpoint import save_checkpoint
+from toolkit.train.config import FinetuneConfig
+from toolkit.train.data import load_real_windows
+from toolkit.train.metrics import fold_metrics, pooled_metrics
+from toolkit.train.modelcfg import resolve_model_config
+from toolkit.train.pretrain import load_pretrained
+from toolkit.train.protocol import fit_and_test
+from toolkit.train.runtime import resolve_device
+
+
+def make_fold(subjects: list[str], test: tuple[str, ...], val_fraction: float, seed: int) -> Fold:
+    """Fold with ``test`` held out and validation subjects drawn (seeded) from the remaining ones."""
+    missing = sorted(set(test) - set(subjects))
+    if missing:
+        raise ConfigError(f"test subjects {missing} are not in the data (subjects: {subjects})")
+    rest = [s for s in subjects if s not in test]
+    if not rest:
+        raise ConfigError("no training subject left after removing the test subjects")
+    n_val = 0 if val_fraction == 0 or len(rest) < 2 else min(len(rest) - 1, max(1, round(val_fraction * len(rest))))
+    val = set(np.random.default_rng(seed).choice(rest, size=n_val, replace=False).tolist()) if n_val else set()
+    return Fold("finetune", tuple(s for s in rest if s not in val), tuple(sorted(val)), tuple(test))
+
+
+def run_finetune(cfg: FinetuneConfig) -> dict[str, Any]:
+    """Run the job (module docstring); returns the metrics dict (also written to ``metrics.json``)."""
+    if cfg.method == "multi3net" and not cfg.checkpoint:
+        raise ConfigError("method multi3net needs --checkpoint PRETRAINED.pt (or use --method base / dcl)")
+    device = resolve_device(cfg.device)
+    pretrained, norm_info = None, None
+    if cfg.checkpoint:
+        pretrained, _, ck = load_pretrained(cfg.checkpoint)
+        mcfg = pretrained.cfg
+        norm_info = {"path": str(ck.path), "sha256": ck.sidecar["sha256"]}
+    else:
+        mcfg = resolve_model_config(cfg.model, cfg.model_overrides, cfg.grid.window_length)
+    windows = load_real_windows(cfg.dataset, cfg.grid, cfg.data_root)
+    fold = make_fold(sorted(set(windows.subject.tolist())), cfg.test_subjects, cfg.val_fraction, cfg.seed)
+    out = Path(cfg.out_dir)
+    cfg.save_yaml(out / "config.yaml")
+    res = fit_and_test(windows, fold, cfg, mcfg, pretrained if cfg.method == "multi3net" else None, device)
+    metrics: dict[str, Any] = {"dataset": cfg.dataset, "method": cfg.method, "freeze": cfg.freeze,
+                               "fold": fold.to_dict(), "counts": res.data.counts, "best_epoch": res.result.best_epoch,
+                               "unfrozen_epoch": res.result.unfrozen_epoch, "pretrained": norm_info}  # fmt: skip
+    if len(res.y_true):
+        metrics["test"] = fold_metrics(res.y_true, res.y_pred) | pooled_metrics(
+            res.y_true, res.y_pred, windows.class_names
+        )
+    if res.result.history and "val_f1" in res.result.history[res.result.best_epoch - 1]:
+        metrics["val_f1"] = res.result.history[res.result.best_epoch - 1]["val_f1"]
+    ckpt = save_checkpoint(out / "classifier.pt", {
+        "model": res.result.model.state_dict(), "model_config": res.spec, "normalizer": res.data.normalizer.to_dict(),
+        "extra": {"class_names": windows.class_names, "history": res.result.history,
+                  "grid": cfg.grid.to_dict(), "fold": fold.to_dict()},
+    }, kind="classifier", config=cfg.to_dict(), metrics=metrics)  # fmt: skip
+    metrics["checkpoint"] = str(ckpt)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    return metrics

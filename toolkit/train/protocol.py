@@ -1,0 +1,141 @@
+"""One fold of the subject-wise protocol, with a guard that proves the test subjects never leak.
+
+For a :class:`~toolkit.data.splits.Fold` (train / validation / test subjects, validation drawn from the training
+subjects only) :func:`prepare_fold` selects the windows of each set, samples the label fraction per class
+(:func:`sample_label_fraction`, on training and validation windows alike), fits the normaliser on the training
+windows only and returns normalised tensors. :func:`fit_and_test` trains one method and predicts the test set.
+
+Leak guard: every consumer of data in a fold (normaliser fitting, training, validation/model selection,
+label sampling) passes the subject ids of the windows it ACTUALLY receives through :meth:`LeakGuard.check`,
+which raises :class:`LeakError` if any test subject is among them and keeps an audit (stage -> subjects seen)
+that tests and reports can inspect. The check looks at the data, not at the fold's declared subject lists, so
+an indexing bug that let test windows through would be caught.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from toolkit.data.splits import Fold, Normalizer, fit_normalizer
+from toolkit.data.windows import RealWindows
+from toolkit.errors import Multi3EdgeError
+from toolkit.models.config import Multi3NetConfig
+from toolkit.models.multi3net import Multi3Net
+from toolkit.train.config import FinetuneConfig
+from toolkit.train.data import classifier_inputs
+from toolkit.train.finetune import FinetuneResult, build_classifier, classifier_spec, predict_logits, train_classifier
+
+TRAINING_STAGES = ("normalizer", "train", "val", "label_sampling")
+
+
+class LeakError(Multi3EdgeError):
+    """Windows of a test subject reached a training-side stage of a fold."""
+
+
+@dataclass
+class LeakGuard:
+    """Records which subjects each stage of a fold saw; refuses test subjects in training-side stages."""
+
+    fold: str
+    test_subjects: frozenset[str]
+    audit: dict[str, list[str]] = field(default_factory=dict)
+
+    def check(self, stage: str, subjects: np.ndarray) -> None:
+        seen = sorted(set(np.asarray(subjects).astype(str).tolist()))
+        self.audit.setdefault(stage, [])
+        self.audit[stage] = sorted(set(self.audit[stage]) | set(seen))
+        if stage in TRAINING_STAGES:
+            leaked = sorted(self.test_subjects.intersection(seen))
+            if leaked:
+                raise LeakError(f"fold {self.fold}: test subject(s) {leaked} reached stage {stage!r}")
+
+
+def fold_indices(windows: RealWindows, fold: Fold) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(train, val, test) window indices of ``fold`` (a seam the leak test patches)."""
+    return fold.indices(windows.subject)
+
+
+def sample_label_fraction(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Sorted indices keeping ``ceil(fraction * n_k)`` windows of every class k (at least 1), chosen with ``seed``."""
+    if fraction >= 1.0:
+        return np.arange(len(y))
+    rng = np.random.default_rng(seed)
+    keep = []
+    for k in np.unique(y):
+        idx = np.flatnonzero(y == k)
+        n = max(1, int(np.ceil(fraction * idx.size)))
+        keep.append(rng.choice(idx, size=n, replace=False))
+    return np.sort(np.concatenate(keep)) if keep else np.zeros(0, np.int64)
+
+
+@dataclass
+class FoldData:
+    """Normalised tensors of one fold and how they were made."""
+
+    train: tuple[Tensor, Tensor]
+    val: tuple[Tensor, Tensor] | None
+    test: tuple[Tensor, Tensor]
+    normalizer: Normalizer
+    guard: LeakGuard
+    counts: dict[str, int]
+
+
+def prepare_fold(
+    windows: RealWindows, fold: Fold, label_fraction: float = 1.0, seed: int = 0, guard: LeakGuard | None = None
+) -> FoldData:
+    """Select, subsample, normalise (module docstring). Raises LeakError on a leak."""
+    guard = guard or LeakGuard(fold.name, frozenset(fold.test_subjects))
+    tr, va, te = fold_indices(windows, fold)
+    guard.check("label_sampling", windows.subject[np.concatenate([tr, va])])
+    tr = tr[sample_label_fraction(windows.y[tr], label_fraction, seed)]
+    va = va[sample_label_fraction(windows.y[va], label_fraction, seed + 1)] if va.size else va
+    if tr.size == 0:
+        raise Multi3EdgeError(f"fold {fold.name}: no training windows")
+    guard.check("normalizer", windows.subject[tr])
+    norm = fit_normalizer(windows.x[tr])
+    guard.check("train", windows.subject[tr])
+    guard.check("val", windows.subject[va])
+    guard.check("test", windows.subject[te])
+
+    def pair(idx: np.ndarray) -> tuple[Tensor, Tensor]:
+        return classifier_inputs(windows.x[idx], norm), torch.from_numpy(windows.y[idx].astype(np.int64))
+
+    return FoldData(train=pair(tr), val=pair(va) if va.size else None, test=pair(te), normalizer=norm, guard=guard,
+                    counts={"train": int(tr.size), "val": int(va.size), "test": int(te.size)})  # fmt: skip
+
+
+@dataclass
+class FoldOutcome:
+    """Predictions of one trained model on a fold's test subjects."""
+
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    result: FinetuneResult
+    data: FoldData
+    spec: dict[str, Any]
+
+
+def fit_and_test(
+    windows: RealWindows,
+    fold: Fold,
+    cfg: FinetuneConfig,
+    mcfg: Multi3NetConfig,
+    pretrained: Multi3Net | None,
+    device: torch.device,
+) -> FoldOutcome:
+    """Prepare the fold, build ``cfg.method`` (from ``pretrained`` when given), train, predict the test windows."""
+    data = prepare_fold(windows, fold, cfg.label_fraction, cfg.seed)
+    wrists = data.train[0].shape[-1] // 6
+    spec = classifier_spec(cfg, len(windows.class_names), wrists, mcfg)
+    torch.manual_seed(cfg.seed)
+    model = build_classifier(spec, pretrained if cfg.method == "multi3net" else None, cfg.encoder)
+    res = train_classifier(model, data.train, data.val, cfg, len(windows.class_names), device,
+                           pretrained=cfg.method == "multi3net")  # fmt: skip
+    x_te, y_te = data.test
+    pred = predict_logits(res.model, x_te, device).argmax(1).numpy() if len(y_te) else np.zeros(0, np.int64)
+    return FoldOutcome(y_true=y_te.numpy(), y_pred=pred, result=res, data=data, spec=spec)
