@@ -1,0 +1,184 @@
+"""The export flow behind ``edge-export``, top to bottom (one call: :func:`export_bundles`):
+
+1. split the teacher's windows by subject: evaluation subjects are held out of distillation AND calibration;
+2. standardise with the teacher's input spec (mean/std of its training data) and score the float teacher;
+3. per profile (``phone``, ``watch``): build an :class:`~export.student.EdgeStudent`, distil it, score it;
+4. pick >= 256 calibration windows from the training subjects (or a given calibration file);
+5. per target x precision: export, load the file back in its runtime, compare with the float student on the
+   held-out windows (max |delta logit|, top-1 agreement, macro F1);
+6. int8 ``.pte`` losing more than 1 point of macro F1: quantisation-aware training replaces it (``qat="auto"``);
+7. write the student checkpoint, class text embeddings and ``manifest.json`` (sha256 of every file).
+
+The float teacher is also saved under ``<out>/teacher/`` (checkpoint.pt + checkpoint.json) for ``edge-bench``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from export.distill import DistillConfig, distill, embedding_agreement, macro_f1, predict_logits
+from export.exporters import EXTENSIONS, check_target, exporter, parity, run_all
+from export.manifest import git_commit, package_versions, sha256_file, write_manifest
+from export.quantize import SETTINGS, CalibrationSet, calibration_set, check_calibration, needs_qat, pt2e_qat
+from export.student import EdgeStudent, count_macs, count_params, student_config
+from export.teacher import Teacher, load_windows, split_subjects
+from toolkit.errors import ConfigError
+
+#: Target profiles: the student size each gets by default and the precisions it ships.
+PROFILES: dict[str, dict[str, Any]] = {
+    "phone": {"student_size": "base", "description": "phones: larger student, fp32 and/or int8"},
+    "watch": {"student_size": "small", "description": "watches: smaller student, int8 first"},
+}
+
+
+def save_teacher(teacher: Teacher, folder: Path) -> None:
+    """Write the teacher as checkpoint.pt + checkpoint.json (the layout :func:`~export.teacher.load_teacher` reads)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(teacher.model.state_dict(), folder / "checkpoint.pt")
+    spec = teacher.spec
+    meta = {
+        "imu": teacher.model.imu_cfg.to_dict(), "classifier": teacher.model.cfg.to_dict(),
+        "class_names": teacher.class_names, "source": teacher.source,
+        "input": {"rate_hz": spec.rate_hz, "window_s": spec.window_s, "hop_s": spec.hop_s,
+                  "channels": list(spec.channels), "normalization": {"mean": spec.mean, "std": spec.std}},
+    }
+    (folder / "checkpoint.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def export_bundles(
+    teacher: Teacher, out: str | Path, *, targets: Sequence[str] = ("pte", "tflite", "onnx"),
+    precisions: Sequence[str] = ("int8",), profiles: Sequence[str] = ("phone", "watch"),
+    student_size: str | None = None, calibration: str | Path | None = None, distill_cfg: DistillConfig | None = None,
+    qat: str = "auto", log: Callable[[str], None] = print,
+) -> dict[str, dict[str, Any]]:
+    """Export ``teacher``'s distilled students into ``out/<profile>/``; returns {profile: manifest}."""
+    for t in targets:
+        check_target(t)  # fail before any work when a runtime is missing
+    t_start = time.perf_counter()
+    _log = log
+
+    def log(msg: str) -> None:
+        _log(f"{time.perf_counter() - t_start:6.1f}s {msg}")
+
+    if teacher.windows is None:
+        raise ConfigError("no windows to distil on: give --data (x, y, subject .npz) or put 'data' in the sidecar")
+    spec, data = teacher.spec, teacher.windows
+    spec.check(data.x)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    # 1-2. subjects, standardisation, teacher score
+    if teacher.eval_subjects:  # the subjects the teacher never saw (its fine-tuning fold's test subjects)
+        eval_subj = sorted(set(teacher.eval_subjects))
+        train_subj = sorted(set(data.subject.tolist()) - set(eval_subj))
+    else:
+        train_subj, eval_subj = split_subjects(data)
+    tr, ev = np.isin(data.subject, train_subj), np.isin(data.subject, eval_subj)
+    x = spec.normalise(data.x)
+    labelled = tr & (data.y >= 0)
+    teacher_f1 = macro_f1(data.y[ev], predict_logits(teacher.model, x[ev]).argmax(1))
+    example = torch.from_numpy(x[:1].copy())
+    log(f"teacher: {count_params(teacher.model):,} parameters, macro F1 {teacher_f1:.3f} on held-out subjects "
+        f"{', '.join(eval_subj)} ({int(ev.sum())} windows)")
+    save_teacher(teacher, out / "teacher")
+
+    # 4. calibration windows (never from evaluation subjects)
+    if calibration is not None:
+        cw = load_windows(calibration)
+        spec.check(cw.x)
+        cal = CalibrationSet(spec.normalise(cw.x), tuple(sorted(set(cw.subject.tolist()))))
+        check_calibration(cal, eval_subj)
+    else:
+        cal = calibration_set(x, data.subject, eval_subj)
+    log(f"calibration: {len(cal)} windows from subjects {', '.join(cal.subjects)}")
+
+    manifests = {}
+    for profile in profiles:
+        if profile not in PROFILES:
+            raise ConfigError(f"unknown profile {profile!r} (choose from {', '.join(PROFILES)})")
+        folder = out / profile
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        size = student_size or PROFILES[profile]["student_size"]
+        # 3. student
+        cfg = student_config(size, in_channels=x.shape[2], window=x.shape[1], num_classes=len(teacher.class_names),
+                             embed_out=teacher.model.imu_cfg.out_dim)
+        student = EdgeStudent(cfg)
+        log(f"[{profile}] distilling a '{size}' student ({count_params(student):,} parameters)")
+        distill(teacher.model, student, x[tr], np.where(labelled, data.y, -1)[tr], distill_cfg, progress=True)
+        ref = predict_logits(student, x[ev])
+        student_f1 = macro_f1(data.y[ev], ref.argmax(1))
+        cos = embedding_agreement(teacher.model, student, x[ev])
+        log(f"[{profile}] student macro F1 {student_f1:.3f} (teacher {teacher_f1:.3f}), embedding cosine {cos:.3f}")
+        torch.save(student.state_dict(), folder / "student.pt")
+        (folder / "student.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+
+        # 5-6. artefacts
+        artefacts = []
+        for target in targets:
+            mod = exporter(target)
+            for precision in precisions:
+                name = f"student_{precision}{EXTENSIONS[target]}"
+                path = folder / name
+                log(f"[{profile}] {target} {precision}: exporting {name}")
+                extra = {"etrecord_path": folder / f"student_{precision}.etrecord"} if target == "pte" else {}
+                info = mod.export(student, example, path, precision == "int8", cal, **extra)
+                got = run_all(mod.load(path), x[ev])
+                fig = parity(ref, got, data.y[ev])
+                if target == "pte" and precision == "int8" and qat != "off" and (
+                        qat == "on" or needs_qat(student_f1, fig["macro_f1"])):
+                    log(f"[{profile}] pte int8 loses {student_f1 - fig['macro_f1']:.3f} F1: QAT")
+                    converted = pt2e_qat(student, example, x[labelled], data.y[labelled])
+                    info = mod.export(converted, example, path, False, None, **extra)
+                    info["qat"] = True
+                    got = run_all(mod.load(path), x[ev])
+                    fig = parity(ref, got, data.y[ev])
+                log(f"[{profile}] {target} {precision}: {path.stat().st_size / 1024:.1f} KB, max|dlogit| "
+                    f"{fig['max_abs_delta_logit']:.2e}, top-1 agreement {fig['top1_agreement']:.3f}, "
+                    f"macro F1 {fig['macro_f1']:.3f}"
+                    + (f", {info['partitions']} XNNPACK partition(s), {sum(info['non_delegated_ops'].values())} "
+                       "op(s) outside" if target == "pte" else ""))
+                artefacts.append({"file": name, "target": target, "precision": precision, "bytes": path.stat().st_size,
+                                  "runtime": {"pte": "executorch.runtime (XNNPACK)", "tflite": "ai_edge_litert",
+                                              "onnx": "onnxruntime CPU"}[target],
+                                  "parity_vs_float_student": fig, "export": info})
+
+        # 7. manifest
+        text_file = None
+        if teacher.class_text_embeddings is not None:
+            text_file = "class_text_embeddings.npy"
+            np.save(folder / text_file, np.asarray(teacher.class_text_embeddings, np.float32))
+        manifest = {
+            "profile": profile, "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+            "input": spec.to_dict(), "classes": teacher.class_names,
+            "outputs": {"logits": "(1, K) float32 (int8 artefacts: dequantised by the loader)",
+                        "embedding": f"(1, {cfg.embed_out}) float32 in the teacher's latent space; cosine against "
+                                     "class_text_embeddings gives zero-shot scores"},
+            "class_text_embeddings": text_file,
+            "student": {"size": size, "config": cfg.to_dict(), "parameters": count_params(student),
+                        "macs": count_macs(student, example), "checkpoint": "student.pt"},
+            "teacher": {"parameters": count_params(teacher.model), "macs": count_macs(teacher.model, example),
+                        "folder": "../teacher"},
+            "metrics": {"eval_subjects": eval_subj, "train_subjects": train_subj, "n_eval_windows": int(ev.sum()),
+                        "teacher_macro_f1": teacher_f1, "student_macro_f1": student_f1,
+                        "student_teacher_embedding_cosine": cos},
+            "artefacts": artefacts,
+            "quantization": {**SETTINGS, "calibration_windows": len(cal), "calibration_subjects": list(cal.subjects)},
+            "provenance": {"checkpoint_sha256": teacher.checkpoint_sha256, "teacher_source": teacher.source,
+                           "teacher_checkpoint_written_sha256": sha256_file(out / "teacher" / "checkpoint.pt"),
+                           "git_commit": git_commit(Path(__file__).parent), "packages": package_versions()},
+        }
+        write_manifest(folder, manifest)
+        log(f"[{profile}] wrote {folder}/manifest.json")
+        manifests[profile] = manifest
+    return manifests
