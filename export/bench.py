@@ -72,10 +72,10 @@ def run_bench(
         folder = dist / profile
         man = read_manifest(folder)
         shape = [1, man["input"]["window_samples"], len(man["input"]["channels"])]
-        if not teacher_done and (dist / "teacher" / "checkpoint.pt").is_file():
+        if not teacher_done and (dist / "teacher" / "classifier.pt").is_file():
             teacher_done = True
             measure({"profile": "-", "name": "teacher eager fp32", "runtime": "pytorch eager", "precision": "fp32",
-                     "bytes": (dist / "teacher" / "checkpoint.pt").stat().st_size,
+                     "bytes": (dist / "teacher" / "classifier.pt").stat().st_size,
                      "parameters": man["teacher"]["parameters"], "macs": man["teacher"]["macs"]},
                     {"kind": "eager-teacher", "path": str(dist / "teacher"), "shape": shape})
         verify_file(folder, "student.pt", man)

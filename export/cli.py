@@ -29,8 +29,8 @@ examples:
   edge-export --checkpoint runs/best --targets pte,tflite --fp32 --int8 --student-size tiny \\
       --calibration calib.npz
 
-Checkpoint folder: checkpoint.pt (HarClassifier state_dict) + checkpoint.json (configs, class names, input spec,
-optionally 'data': a windows .npz with x (N, L, 6) in m/s^2 and rad/s, y (N,), subject (N,)).
+Checkpoint folder: classifier.pt + classifier.json as written by edge-finetune (hash-checked), and optionally
+windows.npz: labelled windows x (N, L, 6) in m/s^2 and rad/s, y (N,), subject (N,) to distil and calibrate on.
 """
 
 BENCH_EXAMPLES = """\

@@ -9,7 +9,7 @@
 6. int8 ``.pte`` losing more than 1 point of macro F1: quantisation-aware training replaces it (``qat="auto"``);
 7. write the student checkpoint, class text embeddings and ``manifest.json`` (sha256 of every file).
 
-The float teacher is also saved under ``<out>/teacher/`` (checkpoint.pt + checkpoint.json) for ``edge-bench``.
+The float teacher is also saved under ``<out>/teacher/`` (classifier.pt + classifier.json) for ``edge-bench``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from export.exporters import EXTENSIONS, check_target, exporter, parity, run_all
 from export.manifest import git_commit, package_versions, sha256_file, write_manifest
 from export.quantize import SETTINGS, CalibrationSet, calibration_set, check_calibration, needs_qat, pt2e_qat
 from export.student import EdgeStudent, count_macs, count_params, student_config
-from export.teacher import Teacher, load_windows, split_subjects
+from export.teacher import CHECKPOINT_NAME, Teacher, load_windows, split_subjects
 from toolkit.errors import ConfigError
 
 #: Target profiles: the student size each gets by default and the precisions it ships.
@@ -41,17 +41,19 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 
 def save_teacher(teacher: Teacher, folder: Path) -> None:
-    """Write the teacher as checkpoint.pt + checkpoint.json (the layout :func:`~export.teacher.load_teacher` reads)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.save(teacher.model.state_dict(), folder / "checkpoint.pt")
-    spec = teacher.spec
-    meta = {
-        "imu": teacher.model.imu_cfg.to_dict(), "classifier": teacher.model.cfg.to_dict(),
-        "class_names": teacher.class_names, "source": teacher.source,
-        "input": {"rate_hz": spec.rate_hz, "window_s": spec.window_s, "hop_s": spec.hop_s,
-                  "channels": list(spec.channels), "normalization": {"mean": spec.mean, "std": spec.std}},
+    """Write the teacher as a toolkit/train classifier checkpoint (what :func:`~export.teacher.load_teacher` reads)."""
+    from toolkit.train.checkpoint import save_checkpoint
+
+    spec, model = teacher.spec, teacher.model
+    payload = {
+        "model": model.state_dict(),
+        "model_config": {"arch": "har", "imu": model.imu_cfg.to_dict(), "classifier": model.cfg.to_dict()},
+        "normalizer": {"schema": 1, "mean": list(spec.mean), "std": list(spec.std)},
+        "extra": {"class_names": list(teacher.class_names), "source": teacher.source},
     }
-    (folder / "checkpoint.json").write_text(json.dumps(meta, indent=2) + "\n")
+    grid = {"rate_hz": spec.rate_hz, "window_s": spec.window_s, "hop_s": spec.hop_s}
+    save_checkpoint(folder / CHECKPOINT_NAME, payload, kind="classifier", config={"grid": grid},
+                    metrics={"fold": {"test": list(teacher.eval_subjects)}})
 
 
 def export_bundles(
@@ -175,7 +177,7 @@ def export_bundles(
             "artefacts": artefacts,
             "quantization": {**SETTINGS, "calibration_windows": len(cal), "calibration_subjects": list(cal.subjects)},
             "provenance": {"checkpoint_sha256": teacher.checkpoint_sha256, "teacher_source": teacher.source,
-                           "teacher_checkpoint_written_sha256": sha256_file(out / "teacher" / "checkpoint.pt"),
+                           "teacher_checkpoint_written_sha256": sha256_file(out / "teacher" / CHECKPOINT_NAME),
                            "git_commit": git_commit(Path(__file__).parent), "packages": package_versions()},
         }
         write_manifest(folder, manifest)

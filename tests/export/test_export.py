@@ -153,7 +153,7 @@ def test_missing_runtime_is_one_line(monkeypatch, capsys):
 def test_missing_checkpoint_is_one_line(tmp_path, capsys):
     assert export_main(["--int8", "--checkpoint", str(tmp_path / "nope"), "--out", str(tmp_path / "d")]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "random-tiny" in err and "checkpoint.pt" in err
+    assert len(err.splitlines()) == 1 and "random-tiny" in err and "classifier.pt" in err
 
 
 def test_wrong_data_spec_is_one_line(tmp_path, capsys):
