@@ -11,7 +11,6 @@ calibration set, ``metrics`` (teacher / student macro F1), ``student`` (config, 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from dataclasses import dataclass
@@ -22,20 +21,12 @@ from typing import Any
 import numpy as np
 
 from toolkit.errors import ConfigError, InputFileError
+from toolkit.hashing import sha256_file
 
 SCHEMA = 1
 MANIFEST = "manifest.json"
 PINNED = ("torch", "executorch", "torchao", "litert-torch", "ai-edge-quantizer", "ai-edge-litert", "onnx",
           "onnxruntime", "onnxscript", "numpy")
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def git_commit(repo: str | Path = ".") -> str | None:

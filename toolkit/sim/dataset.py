@@ -41,7 +41,6 @@ World frame, units and sensor frames: :mod:`toolkit.frames`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,20 +48,12 @@ from pathlib import Path
 import numpy as np
 
 from toolkit.errors import InputFileError
+from toolkit.hashing import sha256_file  # noqa: F401 - re-exported for the pipeline
 
 #: Version of this layout; bump when keys change meaning.
 DATASET_FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 REQUIRED_KEYS = ("acc", "gyro", "quat", "placements", "rate_hz", "joints", "pose", "text", "source")
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass

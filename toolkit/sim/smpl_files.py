@@ -27,7 +27,6 @@ them to an ``.npz`` that ``smplx`` (and :mod:`toolkit.sim.smpl_body`) can read w
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ import numpy as np
 import scipy.sparse
 
 from toolkit.errors import ConfigError, InputFileError
+from toolkit.hashing import sha256_file
 
 #: Arrays every SMPL-family model must hold.
 REQUIRED_KEYS: tuple[str, ...] = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
@@ -439,8 +439,4 @@ def find_model_file(path: str | Path, model_type: str | None = None, gender: str
 
 def file_sha256(path: str | Path) -> str:
     """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_file(path)

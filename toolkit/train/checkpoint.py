@@ -22,7 +22,6 @@ sidecar or whose sha256 differs from it (:class:`CheckpointError`, one line).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -33,6 +32,7 @@ from typing import Any
 import torch
 
 from toolkit.errors import InputFileError
+from toolkit.hashing import sha256_file
 from toolkit.train.runtime import git_commit
 
 FORMAT = "multi3edge-checkpoint"
@@ -42,14 +42,6 @@ _PRIMITIVES = (str, int, float, bool, type(None))
 
 class CheckpointError(InputFileError):
     """A checkpoint cannot be trusted or read (missing sidecar, hash mismatch, wrong format)."""
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def sidecar_path(path: str | Path) -> Path:
