@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import os
 
 import numpy as np
 import pytest
 
+from tests.data.seglearn_fixture import object_npy
 from toolkit.data.paths import DatasetNotFoundError
 from toolkit.data.seglearn import convert_wheel, ensure_seglearn, load_seglearn, read_npz
 from toolkit.errors import InputFileError
@@ -19,15 +19,9 @@ class _Evil:
         return (os.system, ("echo pwned",))
 
 
-def _object_npy(obj) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, np.array(obj, dtype=object), allow_pickle=True)
-    return buf.getvalue()
-
-
 def test_forbidden_global_is_refused_even_with_unknown_hash_accepted(tmp_path):
     src = tmp_path / "evil.npy"
-    src.write_bytes(_object_npy({"X": [_Evil()]}))
+    src.write_bytes(object_npy({"X": [_Evil()]}))
     with pytest.raises(InputFileError, match="refusing global"):
         convert_wheel(src, tmp_path / "out.npz", accept_unknown_hash=True)
     assert not (tmp_path / "out.npz").exists()
@@ -35,7 +29,7 @@ def test_forbidden_global_is_refused_even_with_unknown_hash_accepted(tmp_path):
 
 def test_unknown_hash_is_refused_before_unpickling(tmp_path):
     src = tmp_path / "other.npy"
-    src.write_bytes(_object_npy({"X": [np.zeros((3, 6))]}))
+    src.write_bytes(object_npy({"X": [np.zeros((3, 6))]}))
     with pytest.raises(InputFileError, match="refusing to unpickle"):
         convert_wheel(src, tmp_path / "out.npz")
 
@@ -44,7 +38,7 @@ def test_valid_structure_converts_with_accept_flag(tmp_path):
     obj = {"X": [np.ones((5, 6)), np.zeros((4, 6))], "y": np.array([0, 1]), "subject": np.array([1, 2]),
            "side": np.array([0.0, 1.0]), "X_labels": ["ax", "ay", "az", "wx", "wy", "wz"], "y_labels": ["A", "B"]}
     src = tmp_path / "small.npy"
-    src.write_bytes(_object_npy(obj))
+    src.write_bytes(object_npy(obj))
     out = convert_wheel(src, tmp_path / "small.npz", accept_unknown_hash=True)
     z = read_npz(out)
     assert z["data"].shape == (9, 6) and z["offsets"].tolist() == [0, 5, 9]

@@ -22,6 +22,7 @@ from firmware_bridge.virtual.sources import (
     load_sp_sw_har_recording,
     touch_sdk_packets,
 )
+from tests.data.seglearn_fixture import fake_seglearn_npy
 from toolkit.data.seglearn import convert_wheel
 from toolkit.errors import ConfigError, InputFileError
 from toolkit.frames import G_MS2
@@ -138,18 +139,6 @@ def test_real_sp_sw_har_recording(shared_data: Path) -> None:
 
 # ------------------------------------------------------------------ seglearn replay
 # (the audited converter itself is tested in tests/data/test_seglearn.py)
-def fake_seglearn_npy(path: Path, k: int = 3) -> dict:
-    rng = np.random.default_rng(0)
-    obj = {
-        "X": [rng.normal(0, 0.3, (40 + 7 * i, 6)) + [-1, 0, 0, 0, 0, 0] for i in range(k)],
-        "y": np.arange(k) % 7, "subject": np.arange(k) + 1, "side": np.arange(k) % 2,
-        "X_labels": ["ax", "ay", "az", "wx", "wy", "wz"],
-        "y_labels": ["PEN", "ABD", "FEL", "IR", "ER", "TRAP", "ROW"],
-    }
-    np.save(path, np.array(obj, dtype=object), allow_pickle=True)  # writing the test input, not loading
-    return obj
-
-
 def test_seglearn_replay_converts_ios_g_to_android_si(tmp_path: Path) -> None:
     src = tmp_path / "watch_dataset.npy"
     obj = fake_seglearn_npy(src)
