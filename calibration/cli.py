@@ -1,0 +1,264 @@
+"""``edge-calibrate``: run the calibration procedure on a device (live over BLE, or from a recording) and write
+the per-device calibration file that ``edge-stream --calibration`` reads.
+
+The procedure (:mod:`calibration.procedure`): hold the arm still hanging, then stretched forward palm down (the
+mount rotation from the two gravity directions), still periods for the gyroscope bias (and the accelerometer bias
+and scale when they cover enough orientations), the timestamps for the true rate and clock drift.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from toolkit.cli.common import run_cli
+from toolkit.errors import ConfigError
+
+PROG = "edge-calibrate"
+
+EXAMPLES = f"""\
+examples:
+  # a virtual watch on the RIGHT wrist doing the protocol (no hardware needed)
+  {PROG} --virtual protocol@right --wrist right --out calibration.json
+
+  # a real watch running an imu-stream app: follow the instructions on screen
+  {PROG} --device "Galaxy Watch" --wrist left --out calibration.json
+
+  # again from the recording the live run left (or any edge-record / edge-stream recording of the protocol)
+  {PROG} --recording recordings/edge-calibrate-20261121-101500.m3erec --wrist left --out calibration.json
+
+The file holds one entry per device id (the advertised name): running {PROG} for a second device adds it.
+Then: edge-stream --device ... --calibration calibration.json
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from firmware_bridge.virtual.catalog import NAME_FORMS
+
+    p = argparse.ArgumentParser(prog=PROG, description="Calibrate a wearable IMU into the simulator's watch frame.",
+                                epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = p.add_argument_group("source (one of)")
+    src.add_argument("--device", metavar="NAME_OR_ADDRESS", help="a real device: address or advertised name (prefix)")
+    src.add_argument("--virtual", metavar="NAME", help=f"a virtual device ({NAME_FORMS}); `protocol` performs the "
+                                                       "calibration protocol")
+    src.add_argument("--recording", metavar="FILE", help="a .m3erec recording of the protocol")
+    p.add_argument("--device-id", help="with --recording: which device of the recording (default: the only one)")
+    p.add_argument("--table-first", action="store_true",
+                   help="with --recording: the recording starts with the optional table step (watch lying face up)")
+    p.add_argument("--profile", help="BLE profile of --device (default: from its advertisement)")
+    p.add_argument("--wrist", choices=("left", "right"), required=True, help="the wrist wearing the device")
+    p.add_argument("--face", choices=("dorsal", "palmar"), default="dorsal",
+                   help="nominal face side, used to report the offset (default: %(default)s)")
+    p.add_argument("--out", default="calibration.json", help="calibration file to create or update "
+                                                             "(default: %(default)s)")
+    p.add_argument("--record", metavar="FILE", help="record the raw packets here (default: "
+                                                    "recordings/edge-calibrate-<time>.m3erec)")
+    p.add_argument("--no-record", action="store_true", help="do not record")
+    p.add_argument("--data-root", help="folder holding the datasets for --virtual replays")
+    p.add_argument("--speed", type=float, default=1.0, help="virtual replay speed (1 = real time)")
+    p.add_argument("--timeout", type=float, default=10.0, help="scan / connect timeout [s] (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print the device's calibration entry as JSON on stdout")
+    return p
+
+
+# --------------------------------------------------------------------------- the procedure on samples
+def calibrate_arrays(arrays: dict[str, Any], device_id: str, ble_profile: str, wrist: str, face: str,
+                     table_first: bool = False) -> Any:
+    """Run :func:`calibration.procedure.calibrate_stream` on one device's concatenated samples (``t_s``,
+    ``device_time_s`` or None, ``arrival_s``, ``acc``, ``gyro``), finding the still poses automatically."""
+    from calibration.procedure import calibrate_stream
+    from calibration.profiles import get_real_profile
+    from toolkit.stream.live import real_profile_for
+
+    profile = get_real_profile(real_profile_for(ble_profile))
+    t = np.asarray(arrays["t_s"], np.float64)
+    return calibrate_stream(t, arrays["acc"], arrays["gyro"], device_id=device_id, profile=profile, wrist=wrist,
+                            face=face, device_time_s=arrays.get("device_time_s"), host_time_s=arrays.get("arrival_s"),
+                            table_first=table_first)
+
+
+def describe(cal: Any) -> list[str]:
+    """A few human lines about a calibration result."""
+    d = cal.to_dict()
+    lines = [f"device {cal.device_id}: profile {cal.profile.name}, wrist {cal.mount.wrist}"]
+    diag = d.get("diagnostics") or d.get("notes") or {}
+    if cal.mount_rotation is not None:
+        from calibration.orientation import angle_deg  # noqa: F401  (documents where the numbers come from)
+
+        rot = np.asarray(cal.mount_rotation)
+        lines.append("  mount rotation (device -> dorsal wrist frame):")
+        lines += [f"    [{' '.join(f'{v:+.3f}' for v in row)}]" for row in rot]
+    if isinstance(diag, dict):
+        for key, value in diag.items():
+            if isinstance(value, int | float | str | bool):
+                lines.append(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
+    if cal.static is not None:
+        s = cal.static
+        lines.append(f"  gyro bias [rad/s]: {np.round(np.asarray(s.gyro_bias_rads), 4).tolist()}; acc fit: "
+                     f"{s.fitted} (bias {np.round(np.asarray(s.acc_bias_ms2), 3).tolist()} m/s^2, "
+                     f"scale {np.round(np.asarray(s.acc_scale), 4).tolist()})")
+    for note in cal.notes:
+        lines.append(f"  note: {note}")
+    if cal.rate is not None and not any(n.startswith("rate") for n in cal.notes):
+        r = cal.rate
+        drift = "" if r.drift_ppm is None else f", clock drift {r.drift_ppm:+.0f} ppm"
+        lines.append(f"  rate {r.rate_hz:.3f} Hz (nominal {r.nominal_hz:g} Hz){drift}")
+    return lines
+
+
+def save(cal: Any, out: str | Path) -> Path:
+    """Add or replace ``cal``'s entry in the calibration file ``out``."""
+    from calibration.device import CalibrationFile
+
+    out = Path(out)
+    file = CalibrationFile.load(out) if out.exists() else CalibrationFile()
+    file.set(cal)
+    file.save(out)
+    return out
+
+
+# --------------------------------------------------------------------------- sources
+def from_recording(args: argparse.Namespace) -> Any:
+    from firmware_bridge.playback import recorded_streams
+
+    streams = recorded_streams(args.recording)
+    if args.device_id is None:
+        if len(streams) != 1:
+            raise ConfigError(f"{args.recording} holds {len(streams)} devices ({', '.join(streams)}): "
+                              "choose one with --device-id")
+        stream = next(iter(streams.values()))
+    else:
+        if args.device_id not in streams:
+            raise ConfigError(f"no device {args.device_id!r} in {args.recording} (it has: {', '.join(streams)})")
+        stream = streams[args.device_id]
+    return calibrate_arrays(stream.arrays(), stream.device_id, stream.profile, args.wrist, args.face,
+                            table_first=args.table_first)
+
+
+async def _live(args: argparse.Namespace) -> Any:
+    from bleak.exc import BleakError
+
+    from calibration.procedure import PROTOCOL
+    from firmware_bridge.backends.bumble_backend import BumbleClient
+    from firmware_bridge.backends.bumble_link import close_radio
+    from firmware_bridge.cli import _resolve_real
+    from firmware_bridge.session import DeviceSpec, StreamSession
+    from firmware_bridge.transport import RetryPolicy
+    from firmware_bridge.virtual.catalog import start_virtual_devices
+
+    record = None if args.no_record else Path(args.record) if args.record else (
+        Path("recordings") / f"edge-calibrate-{datetime.now().strftime('%Y%m%d-%H%M%S')}.m3erec")
+    if record is not None:
+        record.parent.mkdir(parents=True, exist_ok=True)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+    peripherals: list[Any] = []
+    batches: list[Any] = []
+    try:
+        if args.virtual:
+            peripherals = await start_virtual_devices([args.virtual], args.data_root, speed=args.speed)
+            specs = [DeviceSpec(p.address, p.virtual_spec.profile, p.name) for p in peripherals]
+            backend = BumbleClient
+        else:
+            specs = await _resolve_real([args.device], args.profile, args.timeout)
+            backend = None
+        session = StreamSession(specs, backend=backend, record_to=record, on_batch=batches.append,
+                                retry=RetryPolicy(connect_timeout=args.timeout), output_maxsize=0)
+        try:
+            await session.start()
+            try:
+                await session.wait_connected(args.timeout)
+            except (TimeoutError, BleakError) as e:
+                raise ConfigError(f"could not connect: {e}") from None
+            device_id = session.device_ids[0]
+            print(f"{PROG}: connected to {device_id}; follow the steps (Ctrl-C aborts)", file=sys.stderr, flush=True)
+            steps = [s for s in PROTOCOL if not s.optional]  # the optional table step is for --recording only
+            for i, step in enumerate(steps, 1):
+                print(f"  step {i}/{len(steps)} [{step.name}] {step.instruction} ({step.duration_s:g} s)",
+                      file=sys.stderr, flush=True)
+                deadline = time.monotonic() + step.duration_s / args.speed
+                while time.monotonic() < deadline and not stop.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 0.1)
+                if stop.is_set():
+                    raise ConfigError("interrupted before the protocol ended; nothing written")
+            if peripherals:  # a virtual device follows its own script: let it finish
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(peripherals[0].finished.wait(), 60.0 / args.speed)
+                await asyncio.sleep(0.3)
+        finally:
+            await session.stop()
+        profile = session.profile_of(device_id).name
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        if peripherals:
+            await close_radio()
+    if not batches:
+        raise ConfigError(f"no samples received from {args.device or args.virtual}")
+    from firmware_bridge.session import concat_batches
+
+    cat = concat_batches(batches)
+    device_time = all(b.batch.device_time_s is not None for b in batches)
+    arrival = np.concatenate([np.full(len(b), float(b.batch.meta.get("arrival_host_s", np.nan))) for b in batches])
+    arrays = {"t_s": cat["device_time_s"] if device_time else cat["host_time_s"],
+              "device_time_s": cat["device_time_s"] if device_time else None, "acc": cat["acc"],
+              "gyro": None if np.isnan(cat["gyro"]).all() else cat["gyro"], "arrival_s": arrival}
+    if args.virtual and args.speed != 1.0:
+        arrays["arrival_s"] = None  # a sped-up replay's arrival times say nothing about the device's clock
+    if record is not None:
+        print(f"{PROG}: raw packets recorded to {record}", file=sys.stderr)
+    # the live phases are on the host clock; the virtual device's script is not synchronised with the prompts,
+    # and a person reacts late: let the procedure find the still poses itself
+    return calibrate_arrays(arrays, device_id, profile, args.wrist, args.face)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``edge-calibrate``; returns the exit code."""
+    args = build_parser().parse_args(argv)
+
+    def body() -> int:
+        if sum(map(bool, (args.device, args.virtual, args.recording))) != 1:
+            raise ConfigError("give exactly one source: --device NAME_OR_ADDRESS, --virtual NAME or --recording FILE")
+        if args.speed <= 0:
+            raise ConfigError("--speed must be > 0")
+        out = Path(args.out)
+        if not out.parent.exists():
+            raise ConfigError(f"folder {out.parent} does not exist")
+        if args.recording:
+            cal = from_recording(args)
+        else:
+            if args.virtual:
+                from firmware_bridge.virtual.catalog import resolve_virtual
+
+                resolve_virtual(args.virtual, args.data_root)
+            cal = asyncio.run(_live(args))
+        save(cal, out)
+        for line in describe(cal):
+            print(line, file=sys.stderr)
+        print(f"{PROG}: wrote {cal.device_id} to {out}", file=sys.stderr)
+        if args.json:
+            print(json.dumps(cal.to_dict()))
+        return 0
+
+    return run_cli(PROG, body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
