@@ -10,9 +10,21 @@ Names
                         replayed with its real timestamps
 ``seglearn:INDEX``      recording INDEX (0..139) of the seglearn Apple Watch set (converted .npz),
                         acc converted iOS g -> Android m/s^2
+``sp-sw-har:sXX``       every watch recording of subject XX back to back on one device clock, 2 s of
+                        silence between recordings (no model window spans two of them)
+``seglearn:INDEX``      (see above)
+``protocol``            generated: a left dorsal watch doing the mount-calibration protocol of
+                        :mod:`calibration.procedure` (arm hanging, raised forward palm down, lowered),
+                        with a sensor bias and noise, 100 Hz
 ``touch:<name>``        any of the above served as the Doublepoint Touch SDK Wear OS app would
                         (protobuf ``Update`` on the Touch SDK GATT service) instead of imu-stream
 ======================  =========================================================================
+
+Wearing modifiers, appended with ``@`` (e.g. ``sp-sw-har:s05_03@right``, ``protocol@right@palmar``): the
+recordings are LEFT dorsal watches; ``@right`` mirrors the motion onto the right wrist, ``@palmar`` turns the
+watch to the inner wrist, ``@rotDEG`` turns it DEG degrees about the forearm
+(:func:`~firmware_bridge.virtual.sources.worn`). A :class:`calibration.mount.Mount` with the same settings (or the
+calibration procedure) undoes them.
 
 Every virtual device is a :class:`~firmware_bridge.virtual.peripheral.VirtualPeripheral` on the
 in-process bumble radio, advertising ``M3E-<name>`` and the profile's service UUID, serving the
@@ -40,16 +52,20 @@ from ..protocols import imu_stream, touch_sdk
 from .peripheral import FaultConfig, VirtualPeripheral
 from .sources import (
     SampleSeries,
+    concatenate,
+    generate_protocol,
     generate_sine,
     generate_still,
     imu_stream_packets,
     load_seglearn_recording,
     load_sp_sw_har_recording,
     touch_sdk_packets,
+    worn,
 )
 
 DEFAULT_GENERATED_SECONDS = 60.0
-NAME_FORMS = "sine[:SECONDS], still[:SECONDS], sp-sw-har:sXX_YY, seglearn:INDEX, touch:<any of these>"
+NAME_FORMS = ("sine[:SECONDS], still[:SECONDS], sp-sw-har:sXX_YY, sp-sw-har:sXX, seglearn:INDEX, protocol, "
+              "touch:<any of these>; wearing modifiers @right, @palmar, @rotDEG")
 
 
 @dataclass
@@ -83,13 +99,18 @@ def resolve_virtual(name: str, data_root: str | Path | None = None) -> VirtualDe
         DatasetNotFoundError: the recording is not found (says where it looked).
     """
     profile: Literal["imu-stream", "touch-sdk"] = "imu-stream"
-    base = name.strip()
+    base, *modifiers = name.strip().split("@")
     if base.startswith("touch:"):
         profile, base = "touch-sdk", base[len("touch:"):]
+    wearing = _wearing(modifiers, name)
     kind, _, arg = base.partition(":")
     if kind in ("sine", "still"):
         seconds = _seconds(arg, name) if arg else DEFAULT_GENERATED_SECONDS
         series = generate_sine(seconds) if kind == "sine" else generate_still(seconds)
+    elif kind == "protocol" and not arg:
+        series = generate_protocol()
+    elif kind == "sp-sw-har" and arg and "_" not in arg:
+        series = load_sp_sw_har_subject(arg, data_root)
     elif kind == "sp-sw-har" and arg:
         series = load_sp_sw_har_recording(arg, data_root)
     elif kind == "seglearn" and arg:
@@ -98,8 +119,45 @@ def resolve_virtual(name: str, data_root: str | Path | None = None) -> VirtualDe
         series = load_seglearn_recording(int(arg), data_root)
     else:
         raise ConfigError(f"unknown virtual device {name!r} (known forms: {NAME_FORMS})")
+    if wearing:
+        series = worn(series, **wearing)  # type: ignore[arg-type]
     series.name = name
     return VirtualDeviceSpec(name, profile, series)
+
+
+def _wearing(modifiers: list[str], name: str) -> dict[str, object]:
+    """``["right", "rot30"]`` -> keyword arguments of :func:`~firmware_bridge.virtual.sources.worn`."""
+    out: dict[str, object] = {}
+    for mod in modifiers:
+        if mod in ("right", "left"):
+            out["wrist"] = mod
+        elif mod in ("palmar", "dorsal"):
+            out["face"] = mod
+        elif mod.startswith("rot"):
+            try:
+                out["rotation_deg"] = float(mod[3:])
+            except ValueError:
+                raise ConfigError(f"bad virtual device {name!r}: @{mod} must be @rotDEG, e.g. @rot30") from None
+        else:
+            raise ConfigError(f"bad virtual device {name!r}: unknown modifier @{mod} (known: @right, @palmar, @rotDEG)")
+    return out
+
+
+def load_sp_sw_har_subject(subject: str, data_root: str | Path | None = None) -> SampleSeries:
+    """Every watch recording of ``sXX`` back to back (:func:`~firmware_bridge.virtual.sources.concatenate`)."""
+    from toolkit.data import sp_sw_har
+    from toolkit.data.paths import find_dataset
+
+    digits = subject.lower().lstrip("s")
+    if not digits.isdigit():
+        raise ConfigError(f"bad sp-sw-har subject {subject!r}: expected sXX, e.g. s05")
+    sid = f"s{int(digits):02d}"
+    folder = find_dataset(f"{sp_sw_har.DATASET_DIR}/DATA/{sid}", data_root)
+    files = sorted(folder.glob(f"{sid}_*_sw.csv"))
+    if not files:
+        raise ConfigError(f"no watch recordings of {sid} in {folder}")
+    return concatenate([load_sp_sw_har_recording(f.stem[: -len("_sw")], data_root) for f in files],
+                       name=f"sp-sw-har:{sid}")
 
 
 class TouchSdkVirtualPeripheral(VirtualPeripheral):

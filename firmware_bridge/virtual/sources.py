@@ -109,8 +109,10 @@ def load_sp_sw_har(path: str | Path, name: str | None = None) -> SampleSeries:
     path = Path(path)
     t_s, acc, gyro, labels = sp_sw_har.read_csv(path)
     dt = float(np.median(np.diff(t_s)))
+    nominal = get_real_profile("wear-os-watch").rate_hz  # what toolkit.data resamples sp-sw-har from
     return SampleSeries(t_s=t_s, acc=acc, gyro=gyro, rate_hz=1.0 / dt if dt > 0 else 100.0, name=name or path.stem,
-                        labels=np.asarray(labels), meta={"source": "sp-sw-har", "path": str(path)})
+                        labels=np.asarray(labels),
+                        meta={"source": "sp-sw-har", "path": str(path), "nominal_rate_hz": nominal})
 
 
 def load_sp_sw_har_recording(recording: str, data_root: str | Path | None = None) -> SampleSeries:
@@ -144,7 +146,7 @@ def load_seglearn(npz_path: str | Path, index: int) -> SampleSeries:
     return SampleSeries(
         t_s=np.arange(n, dtype=np.float64) / rate, acc=acc, gyro=gyro, rate_hz=rate, name=f"seglearn:{index}",
         labels=np.full(n, label),
-        meta={"source": "seglearn", "subject": int(z["subject"][index]),
+        meta={"source": "seglearn", "subject": int(z["subject"][index]), "nominal_rate_hz": rate,
               "side": seglearn.SIDE_TO_WRIST[int(z["side"][index])], "exercise": label,
               "conversion": "apple-watch profile: acc_si = -9.81 * acc_g (iOS -> Android sign)"},
     )  # fmt: skip
@@ -176,6 +178,108 @@ def generate_still(seconds: float = 2.0, rate_hz: float = 100.0, *, t0_s: float 
     acc = np.zeros((n, 3))
     acc[:, 2] = G_MS2
     return SampleSeries(t, acc, np.zeros((n, 3)), rate_hz, name, meta={"source": "generated"})
+
+
+def _hang_and_forward_left() -> tuple[np.ndarray, np.ndarray]:
+    """World-from-watch rotations (3, 3) of a LEFT dorsal watch: arm hanging (palm to the thigh) and arm forward,
+    horizontal, palm down (world y-up, +x = the body's left, +z = forward; :mod:`toolkit.frames`)."""
+    # columns = the watch's X (toward the hand), Y (12 o'clock), Z (out of the face) in world coordinates
+    hang = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])  # X down, Y back, Z to the left
+    forward = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])  # X forward, Y left, Z up
+    return hang, forward
+
+
+def generate_protocol(rate_hz: float = 100.0, *, hold_s: float = 6.0, move_s: float = 2.0, seed: int = 0,
+                      acc_bias_ms2: tuple[float, float, float] = (0.15, -0.10, 0.20),
+                      gyro_bias_rads: tuple[float, float, float] = (0.010, -0.020, 0.015),
+                      acc_noise_ms2: float = 0.02, gyro_noise_rads: float = 0.003,
+                      name: str = "protocol") -> SampleSeries:
+    """A LEFT dorsal watch performing the mount-calibration protocol (:mod:`calibration.procedure`).
+
+    Poses: arm hanging ``hold_s``, raised forward (palm down) over ``move_s``, held ``hold_s``, lowered over
+    ``move_s``, hanging ``hold_s / 2``. Orientation is interpolated by slerp (smooth-step timing); the reading is
+    specific force ``f = R_ws^T (0, +g, 0)`` (the arm's own linear acceleration is left out: the procedure uses
+    the still parts only) and the body-frame angular velocity from consecutive orientations, plus a constant
+    sensor bias and white noise. Labels: ``hang``, ``move``, ``forward``.
+    """
+    from scipy.spatial.transform import Rotation, Slerp
+
+    hang, forward = _hang_and_forward_left()
+    key = Rotation.from_matrix(np.stack([hang, forward]))
+    slerp = Slerp([0.0, 1.0], key)
+    plan = [("hang", hold_s, 0.0, 0.0), ("move", move_s, 0.0, 1.0), ("forward", hold_s, 1.0, 1.0),
+            ("move", move_s, 1.0, 0.0), ("hang", hold_s / 2, 0.0, 0.0)]
+    fracs, labels = [], []
+    for label, dur, a, b in plan:
+        n = int(round(dur * rate_hz))
+        u = np.arange(n) / n
+        smooth = u * u * (3 - 2 * u)
+        fracs.append(a + (b - a) * smooth)
+        labels += [label] * n
+    frac = np.concatenate(fracs)
+    n = frac.size
+    t = np.arange(n) / rate_hz
+    rots = slerp(frac)
+    up_g = np.array([0.0, G_MS2, 0.0])
+    acc = rots.inv().apply(up_g)
+    rel = (rots[:-1].inv() * rots[1:]).as_rotvec() * rate_hz  # body-frame rate between samples
+    gyro = np.vstack([rel, rel[-1:]])
+    gyro[1:-1] = 0.5 * (rel[:-1] + rel[1:])
+    rng = np.random.default_rng(seed)
+    acc = acc + np.asarray(acc_bias_ms2) + rng.normal(0.0, acc_noise_ms2, (n, 3))
+    gyro = gyro + np.asarray(gyro_bias_rads) + rng.normal(0.0, gyro_noise_rads, (n, 3))
+    return SampleSeries(t, acc, gyro, rate_hz, name, labels=np.asarray(labels),
+                        meta={"source": "generated", "acc_bias_ms2": list(acc_bias_ms2),
+                              "gyro_bias_rads": list(gyro_bias_rads)})
+
+
+def worn(series: SampleSeries, *, wrist: str = "left", face: str = "dorsal", rotation_deg: float = 0.0) -> SampleSeries:
+    """What a watch worn differently would have read during the same motion.
+
+    ``series`` is a LEFT dorsal watch (the canonical frame). ``wrist="right"`` mirrors the motion onto the right
+    wrist (:func:`calibration.mount.mirror_acc` / ``mirror_gyro``); ``face`` and ``rotation_deg`` then turn the
+    watch about the forearm: the worn watch reads ``R^T v`` with ``R = Mount(...).rotation()``. Undoing it is
+    exactly what a :class:`calibration.mount.Mount` with the same settings does.
+    """
+    from calibration.mount import Mount, mirror_acc, mirror_gyro
+
+    mount = Mount(wrist=wrist, face=face, rotation_deg=rotation_deg)
+    acc, gyro = series.acc, series.gyro
+    if wrist != "left":
+        acc = mirror_acc(acc)
+        gyro = None if gyro is None else mirror_gyro(gyro)
+    r = mount.rotation()
+    acc = acc @ r  # row-wise R^T v
+    gyro = None if gyro is None else gyro @ r
+    meta = {**series.meta, "worn": mount.to_dict()}
+    for key, mirror in (("acc_bias_ms2", mirror_acc), ("gyro_bias_rads", mirror_gyro)):
+        if key in meta:  # a generated sensor bias, expressed in the worn device's axes like the samples
+            b = np.asarray(meta[key], dtype=np.float64)
+            meta[key] = ((mirror(b) if wrist != "left" else b) @ r).tolist()
+    return SampleSeries(series.t_s, acc, gyro, series.rate_hz, series.name, series.labels, meta)
+
+
+def concatenate(parts: list[SampleSeries], gap_s: float = 2.0, name: str = "") -> SampleSeries:
+    """Recordings back to back on one device clock, ``gap_s`` of silence between them (longer than the model's
+    0.25 s gap limit, so no window spans two recordings)."""
+    if not parts:
+        raise ConfigError("nothing to concatenate")
+    ts, offset = [], 0.0
+    for p in parts:
+        t = p.t_s - p.t_s[0] + offset
+        ts.append(t)
+        offset = float(t[-1]) + gap_s
+    has_gyro = all(p.gyro is not None for p in parts)
+    has_labels = all(p.labels is not None for p in parts)
+    return SampleSeries(
+        np.concatenate(ts), np.concatenate([p.acc for p in parts]),
+        np.concatenate([p.gyro for p in parts]) if has_gyro else None,  # type: ignore[misc]
+        float(np.median([p.rate_hz for p in parts])), name or "+".join(p.name for p in parts),
+        np.concatenate([p.labels for p in parts]) if has_labels else None,  # type: ignore[misc]
+        {"source": "concatenated", "parts": [p.name for p in parts], "gap_s": gap_s,
+         "nominal_rate_hz": parts[0].meta.get("nominal_rate_hz", parts[0].rate_hz),
+         "starts_s": [float(t[0]) for t in ts]},
+    )
 
 
 # --------------------------------------------------------------------------- encoders
@@ -227,7 +331,9 @@ def touch_sdk_packets(series: SampleSeries, frames_per_update: int = 5) -> Itera
 __all__ = [
     "DatasetNotFoundError",
     "SampleSeries",
+    "concatenate",
     "find_dataset",
+    "generate_protocol",
     "generate_sine",
     "generate_still",
     "imu_stream_packets",
@@ -238,4 +344,5 @@ __all__ = [
     "seglearn_npz_path",
     "sp_sw_har_path",
     "touch_sdk_packets",
+    "worn",
 ]

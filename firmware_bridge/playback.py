@@ -1,0 +1,103 @@
+"""A recording's decoded streams, per device, as the live session would have delivered them.
+
+:func:`recorded_streams` decodes a ``.m3erec`` file (:mod:`firmware_bridge.recording`) with each device's
+decoder and :class:`~firmware_bridge.integrity.StreamIntegrity` (as :class:`~firmware_bridge.session.StreamSession`
+does live), converts to SI and returns, per device id, the delivered batches in order plus concatenated arrays.
+``edge-calibrate --recording`` and ``edge-stream --recording`` read recordings through it, so a recording
+replays through exactly the live code path after the radio.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from bleak.uuids import normalize_uuid_str
+
+from toolkit.errors import InputFileError
+
+from .devices import get_profile, recording_decoders
+from .protocols.base import ImuBatch
+from .recording import EVENT, decode_recording, read_recording
+
+
+@dataclass
+class RecordedStream:
+    """One device's delivered batches (SI units, device axes) from a recording.
+
+    Attributes:
+        device_id: the id the session gave the device.
+        profile: its BLE profile name (:mod:`firmware_bridge.devices`).
+        batches: delivered batches in order (``host_time_s`` filled; ``meta["arrival_host_s"]`` = when the packet
+            arrived, ``time.time()`` scale).
+    """
+
+    device_id: str
+    profile: str
+    batches: list[ImuBatch]
+
+    def __len__(self) -> int:
+        return sum(len(b) for b in self.batches)
+
+    def arrays(self) -> dict[str, np.ndarray | None]:
+        """Concatenated ``t_s`` (device time when every batch has it, else host time) [s], ``device_time_s`` (or
+        None), ``host_time_s``, ``acc`` (N, 3) m/s^2, ``gyro`` (N, 3) rad/s or None, ``arrival_s`` (per sample: its
+        packet's arrival, ``time.time()`` scale)."""
+        bs = self.batches
+        if not bs:
+            raise InputFileError(self.device_id, "no samples recorded for this device")
+        device_time = all(b.device_time_s is not None for b in bs)
+        t = np.concatenate([b.device_time_s if device_time else b.host_time_s for b in bs])  # type: ignore[misc]
+        gyro = np.concatenate([b.gyro for b in bs]) if all(b.gyro is not None for b in bs) else None  # type: ignore[misc]
+        arrival = np.concatenate([np.full(len(b), float(b.meta.get("arrival_host_s", np.nan))) for b in bs])
+        host = np.concatenate([b.host_time_s for b in bs])  # type: ignore[misc]
+        return {"t_s": t, "device_time_s": t if device_time else None, "host_time_s": host,
+                "acc": np.concatenate([b.acc for b in bs]), "gyro": gyro, "arrival_s": arrival}
+
+
+def recorded_devices(path: str | Path) -> dict[str, str]:
+    """Device id -> BLE profile name, from the recording's ``session-start`` events (later sessions win)."""
+    out: dict[str, str] = {}
+    for rec in read_recording(path).records:
+        if rec.rtype != EVENT or rec.device_id:
+            continue
+        try:
+            event = json.loads(rec.data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if isinstance(event, dict) and event.get("event") == "session-start":
+            for dev, info in (event.get("devices") or {}).items():
+                if isinstance(info, dict) and isinstance(info.get("profile"), str):
+                    out[str(dev)] = info["profile"]
+    return out
+
+
+def recorded_streams(path: str | Path) -> dict[str, RecordedStream]:
+    """Every device's delivered stream in a recording (see the module docstring).
+
+    Raises:
+        InputFileError: not a recording, or one without a session-start event naming the devices.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "no such recording")
+    devices = recorded_devices(path)
+    if not devices:
+        raise InputFileError(path, "no session-start event: not written by edge-record / edge-stream / "
+                                   "edge-calibrate, cannot tell the devices' profiles")
+    decoded = decode_recording(path, recording_decoders(), with_integrity=True)
+    streams = {dev: RecordedStream(dev, prof, []) for dev, prof in devices.items()}
+    for rb in decoded.batches:
+        stream = streams.get(rb.device_id)
+        if stream is None:
+            continue
+        data_uuid = normalize_uuid_str(get_profile(stream.profile).data_char_uuid)
+        if normalize_uuid_str(rb.char_uuid) != data_uuid or len(rb.batch) == 0:
+            continue
+        stream.batches.append(rb.batch.to_si())
+    return {k: v for k, v in streams.items() if v.batches}
+
+
+__all__ = ["RecordedStream", "recorded_devices", "recorded_streams"]
