@@ -13,9 +13,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## demo: simulate the committed CMU clip, write out/demo/ (dataset, PNG plot, summary)
+## demo: the main job, end to end on what the repository ships (no ../shared needed):
+##   simulate the committed CMU clip (out/demo/), export the committed default model to int8 phone and watch
+##   bundles (dist/), benchmark them (dist/bench/), and stream a held-out real recording live through a virtual
+##   watch (bleak over bumble) into the exported model
 demo: $(STAMP)
 	$(PY) examples/demo.py --out out/demo
+	$(VENV)/bin/edge-export --int8
+	$(VENV)/bin/edge-bench dist --threads 1,2 --runs 100
+	$(VENV)/bin/edge-stream --virtual sp-sw-har:s05_03 --data-root tests/fixtures --model dist/watch --no-record
 
 ## test: the whole test suite (tests needing ../shared/data skip cleanly without it)
 test: $(STAMP)
@@ -24,9 +30,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check toolkit export calibration firmware_bridge tests examples benchmarks
 
-## bench: simulation benchmarks, JSON into benchmarks/results/
+## bench: simulation and live-streaming benchmarks, JSON into benchmarks/results/
 bench: $(STAMP)
 	$(PY) benchmarks/bench_simulation.py
+	$(PY) benchmarks/bench_stream.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out dist recordings .pytest_cache

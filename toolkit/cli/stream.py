@@ -1,0 +1,473 @@
+"""``edge-stream``: live activity recognition on BLE IMU devices (real or virtual) with an exported model.
+
+Pipeline: BLE (:mod:`firmware_bridge.session`, bleak; virtual devices over the bumble backend) -> per-device
+calibration into the simulator's watch frame (:mod:`calibration.device`) -> :mod:`toolkit.stream` engine
+(resampling, gap-aware windows, inference in ExecuTorch / LiteRT / ONNX Runtime, smoothing) -> terminal view,
+``--json`` lines, optional Lab Streaming Layer outlet. Every raw packet is recorded (``--record``), so an
+interrupted session (Ctrl-C) leaves a valid recording that ``edge-stream --recording`` and ``edge-calibrate
+--recording`` can read again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from toolkit.cli.common import run_cli
+from toolkit.errors import ConfigError
+
+PROG = "edge-stream"
+DEFAULT_MODEL = "dist/watch"
+FALLBACK_MODEL = "models/default/edge/watch"
+
+EXAMPLES = f"""\
+examples:
+  # a virtual watch replaying a real sp-sw-har recording (no hardware needed)
+  {PROG} --virtual sp-sw-har:s05_03 --model dist/watch
+
+  # the same on the recording committed with the repository, through ONNX Runtime, JSON lines out
+  {PROG} --virtual sp-sw-har:s05_03 --data-root tests/fixtures --runtime onnx --json
+
+  # both wrists at once: the second watch is worn on the right wrist; each device gets its own mount
+  {PROG} --virtual sp-sw-har:s05_03 sp-sw-har:s05_03@right --mount M3E-sp-sw-har:s05_03@right=right
+
+  # a labelled replay of every recording of held-out subject s01 with 5 % packet loss and 20 ms jitter
+  {PROG} --virtual sp-sw-har:s01 --loss 0.05 --jitter-ms 20 --speed 4
+
+  # a real watch running an imu-stream app, calibrated with edge-calibrate beforehand
+  {PROG} --device "Galaxy Watch" --calibration calibration.json --model dist/watch
+
+  # stream a recording (from edge-record / edge-stream) through the engine, as fast as it decodes
+  {PROG} --recording recordings/run1.m3erec --json
+
+Model: an edge-export bundle folder (default {DEFAULT_MODEL}; the repository ships {FALLBACK_MODEL}).
+Calibration: devices listed in --calibration use their calibration; the others get their profile's axes and
+--wrist/--face (or --mount DEVICE=right[,palmar][,rotDEG]). Ctrl-C stops cleanly and keeps the recording.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from firmware_bridge.virtual.catalog import NAME_FORMS
+
+    p = argparse.ArgumentParser(prog=PROG, description="Run an exported activity model live on BLE IMU devices.",
+                                epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = p.add_argument_group("source (one of)")
+    src.add_argument("--device", action="append", metavar="NAME_OR_ADDRESS",
+                     help="a real device: address or advertised name (prefix); repeatable")
+    src.add_argument("--virtual", nargs="+", action="append", metavar="NAME",
+                     help=f"virtual devices on the in-process bumble radio ({NAME_FORMS})")
+    src.add_argument("--recording", metavar="FILE", help="a .m3erec recording to stream through the engine")
+    p.add_argument("--profile", help="BLE profile for every --device (default: from its advertisement)")
+    p.add_argument("--data-root", help="folder holding sp-sw-har/ (default: $MULTI3EDGE_DATA, else ../shared/data)")
+    m = p.add_argument_group("model")
+    m.add_argument("--model", default=DEFAULT_MODEL, help="edge-export bundle folder (default: %(default)s)")
+    m.add_argument("--runtime", choices=("pte", "tflite", "onnx"), default="pte",
+                   help="pte = ExecuTorch, tflite = LiteRT, onnx = ONNX Runtime (default: %(default)s)")
+    m.add_argument("--precision", choices=("int8", "fp32"), default="int8", help="default: %(default)s")
+    m.add_argument("--threads", type=int, default=1, help="inference threads (default: %(default)s)")
+    m.add_argument("--smoothing", type=int, default=3, help="smooth over the last K windows (default: %(default)s)")
+    c = p.add_argument_group("calibration")
+    c.add_argument("--calibration", metavar="FILE", help="calibration file written by edge-calibrate")
+    c.add_argument("--wrist", choices=("left", "right"), default="left",
+                   help="wrist of devices not in --calibration (default: %(default)s)")
+    c.add_argument("--face", choices=("dorsal", "palmar"), default="dorsal", help="default: %(default)s")
+    c.add_argument("--mount", action="append", metavar="DEVICE=WRIST[,FACE][,rotDEG]",
+                   help="mount of one device not in --calibration, e.g. M3E-x=right,palmar; repeatable")
+    v = p.add_argument_group("virtual devices")
+    v.add_argument("--speed", type=float, default=1.0, help="replay speed (1 = real time)")
+    v.add_argument("--loss", type=float, default=0.0, help="packet loss probability to inject, 0..1")
+    v.add_argument("--jitter-ms", type=float, default=0.0, help="notification timing jitter (sd) to inject [ms]")
+    v.add_argument("--seed", type=int, default=0, help="seed of the injected faults")
+    o = p.add_argument_group("output")
+    o.add_argument("--json", action="store_true", help="one JSON line per prediction on stdout, a summary at the end")
+    o.add_argument("--record", metavar="FILE", help="record every raw packet here (default: "
+                                                    "recordings/edge-stream-<time>.m3erec)")
+    o.add_argument("--no-record", action="store_true", help="do not record")
+    o.add_argument("--seconds", type=float, help="stop after this many seconds")
+    o.add_argument("--timeout", type=float, default=10.0, help="scan / connect timeout [s] (default: %(default)s)")
+    o.add_argument("--lsl", action="store_true", help="publish predictions as a Lab Streaming Layer outlet (pylsl)")
+    o.add_argument("--quiet", action="store_true", help="no terminal view")
+    return p
+
+
+# --------------------------------------------------------------------------- set-up
+def parse_mount(text: str) -> tuple[str, dict[str, Any]]:
+    """``"DEV=right,palmar,rot30"`` -> ``("DEV", {"wrist": "right", "face": "palmar", "rotation_deg": 30.0})``."""
+    dev, sep, spec = text.rpartition("=")
+    if not sep or not dev or not spec:
+        raise ConfigError(f"--mount {text!r}: expected DEVICE=WRIST[,FACE][,rotDEG], e.g. M3E-watch=right,palmar")
+    out: dict[str, Any] = {}
+    for part in spec.split(","):
+        part = part.strip()
+        if part in ("left", "right"):
+            out["wrist"] = part
+        elif part in ("dorsal", "palmar"):
+            out["face"] = part
+        elif part.startswith("rot"):
+            try:
+                out["rotation_deg"] = float(part[3:])
+            except ValueError:
+                raise ConfigError(f"--mount {text!r}: {part!r} must be rotDEG, e.g. rot30") from None
+        else:
+            raise ConfigError(f"--mount {text!r}: unknown part {part!r} (left/right, dorsal/palmar, rotDEG)")
+    return dev, out
+
+
+def resolve_model_folder(model: str) -> Path:
+    folder = Path(model)
+    if (folder / "manifest.json").is_file():
+        return folder
+    hint = (f"; run `edge-export --int8` first (writes dist/), or use --model {FALLBACK_MODEL}"
+            if model == DEFAULT_MODEL else "")
+    raise ConfigError(f"--model {model}: no edge-export bundle there (manifest.json missing){hint}")
+
+
+class Calibrations:
+    """Per-device transforms: the calibration file's entries, else the profile's axes and a mount."""
+
+    def __init__(self, path: str | None, wrist: str, face: str, mounts: dict[str, dict[str, Any]]) -> None:
+        from calibration.device import CalibrationFile
+
+        self.file = CalibrationFile.load(path) if path else None
+        self.wrist, self.face, self.mounts = wrist, face, mounts
+        self.used: dict[str, str] = {}  # device id -> how it was calibrated (for the view / summary)
+
+    def for_device(self, device_id: str, ble_profile: str) -> Any:
+        from calibration.device import DeviceCalibration
+        from calibration.mount import Mount
+        from calibration.profiles import get_real_profile
+        from toolkit.stream.live import real_profile_for
+
+        cal = self.file.get(device_id) if self.file is not None and device_id in self.file else None
+        if cal is not None:
+            self.used[device_id] = "calibration file"
+            return cal.apply
+        mount = Mount(**{"wrist": self.wrist, "face": self.face, **self.mounts.get(device_id, {})})
+        self.used[device_id] = f"profile + mount {mount.wrist}/{mount.face}" + (
+            f"/{mount.rotation_deg:g}deg" if mount.rotation_deg else "")
+        profile = get_real_profile(real_profile_for(ble_profile))
+        return DeviceCalibration.identity(device_id, profile, mount).apply
+
+
+def default_record_path() -> Path:
+    return Path("recordings") / f"edge-stream-{datetime.now().strftime('%Y%m%d-%H%M%S')}.m3erec"
+
+
+# --------------------------------------------------------------------------- output
+class JsonLines:
+    """``--json``: one JSON object per prediction on ``out``."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out
+
+    def __call__(self, p: Any, true: str | None) -> None:
+        from toolkit.stream.live import prediction_record
+
+        out = self.out or sys.stdout
+        out.write(json.dumps(prediction_record(p, true)) + "\n")
+        out.flush()
+
+
+class LslOutlet:
+    """``--lsl``: one Lab Streaming Layer outlet per device (irregular rate, float32: class probabilities,
+    smoothed probabilities' argmax index, latency ms)."""
+
+    def __init__(self, classes: list[str]) -> None:
+        try:
+            import pylsl  # type: ignore[import-not-found]
+        except ImportError:
+            raise ConfigError("--lsl needs pylsl (pip install pylsl; it bundles liblsl on most platforms)") from None
+        self.pylsl, self.classes, self.outlets = pylsl, classes, {}
+
+    def __call__(self, p: Any, true: str | None) -> None:
+        outlet = self.outlets.get(p.device_id)
+        if outlet is None:
+            n = len(self.classes) + 2
+            info = self.pylsl.StreamInfo(f"multi3edge-{p.device_id}", "Activity", n, self.pylsl.IRREGULAR_RATE,
+                                         "float32", f"multi3edge-{p.device_id}")
+            chans = info.desc().append_child("channels")
+            for name in [*self.classes, "smoothed_index", "latency_ms"]:
+                chans.append_child("channel").append_child_value("label", name)
+            outlet = self.outlets[p.device_id] = self.pylsl.StreamOutlet(info)
+        outlet.push_sample([*map(float, p.probs), float(self.classes.index(p.smoothed_label)),
+                            1e3 * float(p.latency_s)])
+
+
+def _pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def device_summary(runner: Any, device_id: str, counters: dict[str, Any] | None) -> dict[str, Any]:
+    """Per-device figures for the terminal view and the JSON summary."""
+    preds = runner.predictions.get(device_id, [])
+    lat = [1e3 * p.latency_s for p in preds]
+    out: dict[str, Any] = {"device": device_id, "windows": len(preds),
+                           "flagged_windows": sum(1 for p in preds if p.flagged),
+                           "latency_ms_p50": round(_pct(lat, 50), 3), "latency_ms_p99": round(_pct(lat, 99), 3)}
+    with contextlib.suppress(Exception):
+        st = runner.engine.stats(device_id)
+        out["dropped_windows"] = int(st.get("dropped_windows", 0))
+    if counters is not None:
+        out.update({k: counters.get(k) for k in ("packets", "lost_packets", "lost_samples", "duplicates", "connected",
+                                                 "reconnects")})
+    score = runner.scores.get(device_id)
+    if score is not None and len(score):
+        out.update({"labelled_windows": len(score), "accuracy": round(score.accuracy, 4),
+                    "macro_f1": round(score.macro_f1(), 4), "macro_f1_smoothed": round(score.macro_f1(True), 4)})
+    if preds:
+        last = preds[-1]
+        out.update({"activity": last.smoothed_label, "confidence": round(float(last.smoothed_confidence), 3)})
+    return out
+
+
+def render_view(runner: Any, counters: dict[str, dict[str, Any]], device_ids: list[str], header: str,
+                states: dict[str, str]) -> list[str]:
+    """The terminal view: one line per device."""
+    rows = [("DEVICE", "STATE", "PKTS", "LOST", "ACTIVITY", "CONF", "LAT p50/p99 ms", "WINDOWS", "ACC")]
+    for dev in device_ids:
+        s = device_summary(runner, dev, counters.get(dev))
+        pk, lost = s.get("packets"), s.get("lost_packets")
+        lost_txt = "-" if lost is None else (f"{lost} ({100 * lost / max(1, (pk or 0) + lost):.1f}%)")
+        acc = f"{100 * s['accuracy']:.1f}% ({s['labelled_windows']})" if "accuracy" in s else "-"
+        lat = "-" if not s["windows"] else f"{s['latency_ms_p50']:.1f}/{s['latency_ms_p99']:.1f}"
+        rows.append((dev, states.get(dev, "?"), "-" if pk is None else str(pk), lost_txt, s.get("activity", "..."),
+                     f"{s['confidence']:.2f}" if "confidence" in s else "-", lat,
+                     f"{s['windows']}" + (f" ({s['flagged_windows']} flagged)" if s["flagged_windows"] else ""), acc))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [header] + ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+
+
+class View:
+    """Redraws the view in place on a terminal; elsewhere prints it every few seconds (or never with quiet)."""
+
+    def __init__(self, out: TextIO, quiet: bool) -> None:
+        self.out, self.quiet = out, quiet
+        self.tty = out.isatty()
+        self.lines_drawn = 0
+        self.next_plain = 0.0
+
+    def draw(self, lines: list[str], now: float, final: bool = False) -> None:
+        if self.quiet and not final:
+            return
+        if self.tty:
+            if self.lines_drawn:
+                self.out.write(f"\x1b[{self.lines_drawn}F")
+            self.out.write("".join(f"\x1b[2K{line}\n" for line in lines))
+            self.lines_drawn = len(lines)
+        elif final or now >= self.next_plain:
+            self.next_plain = now + 5.0
+            self.out.write("\n".join(lines) + "\n")
+        self.out.flush()
+
+
+# --------------------------------------------------------------------------- run
+def make_engine(args: argparse.Namespace) -> tuple[Any, Any]:
+    from export.manifest import load_artefact
+    from toolkit.stream.engine import StreamEngine
+
+    folder = resolve_model_folder(args.model)
+    artefact = load_artefact(folder, args.runtime, args.precision, threads=args.threads)
+    return artefact, StreamEngine(artefact, smoothing_k=args.smoothing)
+
+
+def make_runner(args: argparse.Namespace, engine: Any, listeners: list[Any],
+                labels: dict[str, Any] | None = None, rates: dict[str, float] | None = None) -> Any:
+    from toolkit.stream.live import LiveRunner
+
+    mounts = dict(parse_mount(m) for m in (args.mount or []))
+    cals = Calibrations(args.calibration, args.wrist, args.face, mounts)
+    runner = LiveRunner(engine, default_transform=cals.for_device, labels=labels, source_rates_hz=rates,
+                        listeners=listeners)
+    runner.calibrations = cals  # type: ignore[attr-defined]
+    return runner
+
+
+def _summary(runner: Any, counters: dict[str, dict[str, Any]], device_ids: list[str], artefact: Any,
+             interrupted: bool, record: Path | None, elapsed_s: float) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "summary", "model": str(artefact.folder), "runtime": artefact.entry["target"],
+                           "precision": artefact.entry["precision"], "elapsed_s": round(elapsed_s, 3),
+                           "interrupted": interrupted, "recording": str(record) if record else None,
+                           "devices": [device_summary(runner, d, counters.get(d)) for d in device_ids]}
+    pooled = runner.pooled_score()
+    if len(pooled):
+        out.update({"labelled_windows": len(pooled), "accuracy": round(pooled.accuracy, 4),
+                    "macro_f1": round(pooled.macro_f1(), 4), "macro_f1_smoothed": round(pooled.macro_f1(True), 4)})
+    return out
+
+
+def _print_summary(summary: dict[str, Any], args: argparse.Namespace) -> None:
+    if args.json:
+        print(json.dumps(summary), flush=True)
+    msg = f"{PROG}: {sum(d['windows'] for d in summary['devices'])} windows from {len(summary['devices'])} device(s)"
+    if "macro_f1" in summary:
+        msg += (f"; labelled replay: accuracy {100 * summary['accuracy']:.1f} %, macro F1 "
+                f"{100 * summary['macro_f1']:.1f} (smoothed {100 * summary['macro_f1_smoothed']:.1f}) over "
+                f"{summary['labelled_windows']} windows")
+    if summary["recording"]:
+        msg += f"; recording: {summary['recording']}"
+    print(msg + (" (interrupted)" if summary["interrupted"] else ""), file=sys.stderr)
+
+
+def stream_recording(args: argparse.Namespace) -> int:
+    """``--recording``: every device of a recording through the engine, in recorded order."""
+    from firmware_bridge.playback import recorded_streams
+
+    artefact, engine = make_engine(args)
+    listeners = [JsonLines()] if args.json else []
+    runner = make_runner(args, engine, listeners)
+    started = time.perf_counter()
+    streams = recorded_streams(args.recording)
+    for dev, stream in streams.items():
+        for b in stream.batches:
+            t = b.device_time_s if b.device_time_s is not None else b.host_time_s
+            runner.feed(dev, t, b.acc, b.gyro, arrival_s=None, ble_profile=stream.profile)
+    runner.finish()
+    summary = _summary(runner, {}, list(streams), artefact, False, None, time.perf_counter() - started)
+    if not args.quiet:
+        View(sys.stderr, False).draw(render_view(runner, {}, list(streams), f"{PROG}: {args.recording}",
+                                                 dict.fromkeys(streams, "replayed")), 0.0, final=True)
+    _print_summary(summary, args)
+    return 0
+
+
+async def _stream_live(args: argparse.Namespace, virtual: list[str]) -> int:
+    from bleak.exc import BleakError
+
+    from firmware_bridge.backends.bumble_backend import BumbleClient
+    from firmware_bridge.backends.bumble_link import close_radio
+    from firmware_bridge.cli import _resolve_real
+    from firmware_bridge.session import DeviceSpec, StreamSession
+    from firmware_bridge.transport import RetryPolicy
+    from firmware_bridge.virtual.catalog import start_virtual_devices
+    from firmware_bridge.virtual.peripheral import FaultConfig
+    from toolkit.stream.live import LabelTrack
+
+    artefact, engine = make_engine(args)
+    listeners: list[Any] = [JsonLines()] if args.json else []
+    if args.lsl:
+        listeners.append(LslOutlet(list(artefact.classes)))
+    record = None if args.no_record else Path(args.record) if args.record else default_record_path()
+    if record is not None:
+        record.parent.mkdir(parents=True, exist_ok=True)
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+    peripherals: list[Any] = []
+    try:
+        labels, rates = {}, {}
+        if virtual:
+            faults = FaultConfig(loss_prob=args.loss, jitter_sd=args.jitter_ms / 1e3, seed=args.seed)
+            peripherals = await start_virtual_devices(virtual, args.data_root, speed=args.speed, faults=faults)
+            specs = [DeviceSpec(p.address, p.virtual_spec.profile, p.name) for p in peripherals]
+            for p in peripherals:
+                series = p.virtual_spec.series
+                rates[p.name] = float(series.meta.get("nominal_rate_hz", series.rate_hz))  # type: ignore[arg-type]
+                if series.labels is not None:
+                    labels[p.name] = LabelTrack(np.asarray(series.t_s, np.float64), np.asarray(series.labels, str))
+            backend = BumbleClient
+        else:
+            specs = await _resolve_real(args.device, args.profile, args.timeout)
+            backend = None
+        runner = make_runner(args, engine, listeners, labels, rates)
+        session = StreamSession(specs, backend=backend, record_to=record, on_batch=runner.on_batch,
+                                retry=RetryPolicy(connect_timeout=args.timeout), output_maxsize=0)
+        view = View(sys.stderr, args.quiet)
+        started = time.monotonic()
+        header = (f"{PROG}: {artefact.folder} ({artefact.entry['target']} {artefact.entry['precision']}, "
+                  f"{len(artefact.classes)} classes)")
+
+        def states() -> dict[str, str]:
+            out = {}
+            counters = session.counters()
+            by_name = {p.name: p for p in peripherals}
+            for dev in session.device_ids:
+                if dev in by_name and by_name[dev].finished.is_set():
+                    out[dev] = "replay ended"
+                else:
+                    out[dev] = "streaming" if counters[dev]["connected"] else "connecting"
+            return out
+
+        interrupted = False
+        try:
+            await session.start()
+            try:
+                await session.wait_connected(args.timeout)
+            except (TimeoutError, BleakError) as e:
+                raise ConfigError(f"could not connect: {e}") from None
+            while not stop.is_set():
+                if runner.error is not None:  # e.g. a model that needs a gyroscope the device does not have
+                    raise runner.error
+                elapsed = time.monotonic() - started
+                if args.seconds is not None and elapsed >= args.seconds:
+                    break
+                if peripherals and all(p.finished.is_set() for p in peripherals):
+                    await asyncio.sleep(0.3)  # the last notifications
+                    break
+                view.draw(render_view(runner, session.counters(), session.device_ids,
+                                      f"{header}  {elapsed:6.1f} s", states()), elapsed)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.25)
+            interrupted = stop.is_set()
+        finally:
+            await session.stop()
+            runner.finish()
+        counters = session.counters()
+        elapsed = time.monotonic() - started
+        view.draw(render_view(runner, counters, session.device_ids, f"{header}  {elapsed:6.1f} s", states()),
+                  elapsed, final=not args.quiet)
+        _print_summary(_summary(runner, counters, session.device_ids, artefact, interrupted, record, elapsed), args)
+        return 0
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        if peripherals:
+            await close_radio()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``edge-stream``; returns the exit code."""
+    args = build_parser().parse_args(argv)
+
+    def body() -> int:
+        virtual = [v for group in (args.virtual or []) for v in group]
+        if sum(map(bool, (virtual, args.device, args.recording))) != 1:
+            raise ConfigError("give exactly one source: --device NAME_OR_ADDRESS, --virtual NAME or --recording FILE")
+        if args.smoothing < 1 or args.threads < 1:
+            raise ConfigError("--smoothing and --threads must be >= 1")
+        if args.speed <= 0 or not 0 <= args.loss < 1 or args.jitter_ms < 0:
+            raise ConfigError("--speed must be > 0, --loss in [0, 1), --jitter-ms >= 0")
+        if args.seconds is not None and args.seconds <= 0:
+            raise ConfigError("--seconds must be > 0")
+        for m in args.mount or []:
+            parse_mount(m)
+        resolve_model_folder(args.model)
+        if args.recording:
+            return stream_recording(args)
+        if virtual:
+            from firmware_bridge.virtual.catalog import resolve_virtual
+
+            for name in virtual:  # one-line errors for bad names / missing data before anything starts
+                resolve_virtual(name, args.data_root)
+        return asyncio.run(_stream_live(args, virtual))
+
+    return run_cli(PROG, body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
