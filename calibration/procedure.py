@@ -49,6 +49,8 @@ POSE_CHANGE_DEG = 45.0
 MIN_STILL_S = 2.0
 #: Shortest still part inside a given phase (guided mode) [s].
 MIN_STILL_IN_PHASE_S = 1.0
+#: Larger apparent device-vs-host clock drift is no clock error (quartz: tens of ppm) but a replay at another speed.
+MAX_PLAUSIBLE_DRIFT_PPM = 10_000.0
 
 
 @dataclass(frozen=True)
@@ -213,6 +215,12 @@ def calibrate_stream(
     rate = None
     if device_time_s is not None or host_time_s is not None:
         rate = estimate_rate(device_time_s, host_time_s, nominal_hz=prof.rate_hz)
+        if rate.drift_ppm is not None and abs(rate.drift_ppm) > MAX_PLAUSIBLE_DRIFT_PPM and device_time_s is not None:
+            # host arrivals running at another speed than the device clock: a sped-up replay, not a clock
+            notes.append(f"host arrival times run {1 + rate.drift_ppm * 1e-6:.3g}x the device clock "
+                         f"(drift {rate.drift_ppm:+.0f} ppm is not a crystal's): a replay at another speed? "
+                         "rate from the device timestamps only")
+            rate = estimate_rate(device_time_s, None, nominal_hz=prof.rate_hz)
         notes.append(f"rate {rate.rate_hz:.3f} Hz (nominal {prof.rate_hz:g} Hz)"
                      + ("" if rate.drift_ppm is None else f", device clock drift {rate.drift_ppm:+.0f} ppm"))
 

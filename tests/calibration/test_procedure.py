@@ -174,3 +174,16 @@ def test_streams_without_the_protocol_are_explained():
     # without a gyroscope the accelerometer alone finds the poses
     cal = calibrate_stream(t, acc, None, device_id="e4", profile="empatica-e4", wrist="left")
     assert not cal.static.gyro_fitted and isinstance(cal, DeviceCalibration)
+
+
+def test_sped_up_replay_arrival_times_do_not_make_a_clock_drift():
+    """Arrival times of a 4x replay are not a clock: the rate then comes from the device timestamps only."""
+    from firmware_bridge.virtual.sources import generate_protocol
+
+    s = generate_protocol()
+    host = 1000.0 + (s.t_s - s.t_s[0]) / 4.0 + 0.002
+    cal = calibrate_stream(s.t_s, s.acc, s.gyro, device_id="w", profile="imu-stream", wrist="left",
+                           device_time_s=s.t_s, host_time_s=host)
+    assert cal.rate is not None and cal.rate.drift_ppm is None
+    assert abs(cal.rate.rate_hz - 100.0) < 0.01
+    assert any("replay at another speed" in n for n in cal.notes)
