@@ -11,8 +11,13 @@ calibration set, ``metrics`` (teacher / student macro F1), ``student`` (config, 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -139,6 +144,29 @@ def find_entry(manifest: dict[str, Any], target: str, precision: str) -> dict[st
     raise ConfigError(f"bundle has no {target}/{precision} artefact (it has: {have})")
 
 
+@contextlib.contextmanager
+def _native_stderr_quiet() -> Iterator[None]:
+    """Hide what native libraries print on stderr while a runtime loads (ExecuTorch's cpuinfo probing, torchao's
+    optional CUDA kernels): shown again only if loading fails, or always with ``MULTI3EDGE_DEBUG=1``."""
+    if os.environ.get("MULTI3EDGE_DEBUG"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def load_artefact(folder: str | Path, target: str, precision: str = "int8", threads: int | None = None
                   ) -> LoadedArtefact:
     """Verify and load the ``target`` (pte, tflite, onnx) artefact of a bundle folder in its own runtime."""
@@ -148,5 +176,6 @@ def load_artefact(folder: str | Path, target: str, precision: str = "int8", thre
     manifest = read_manifest(folder)
     entry = find_entry(manifest, target, precision)
     path = verify_file(folder, entry["file"], manifest)
-    run = exporter(target).load(path, threads=threads)
+    with _native_stderr_quiet():
+        run = exporter(target).load(path, threads=threads)
     return LoadedArtefact(run=run, entry=entry, manifest=manifest, folder=folder)
