@@ -114,33 +114,73 @@ def pt2e_int8(model: nn.Module, example: torch.Tensor, cal: CalibrationSet) -> t
 
 
 def pt2e_qat(
-    model: nn.Module, example: torch.Tensor, x: np.ndarray, y: np.ndarray, epochs: int = 5, lr: float = 5e-4,
-    batch: int = 32, seed: int = 0,
-) -> torch.fx.GraphModule:
-    """Quantisation-aware training (PT2E + XNNPACK quantizer, per-channel, fake-quant) -> converted GraphModule.
+    model: nn.Module, example: torch.Tensor, x: np.ndarray, y: np.ndarray, epochs: int = 5, lr: float = 2e-4,
+    batch: int = 32, seed: int = 0, temperature: float = 1.0, w_ce: float = 0.0,
+) -> nn.Module:
+    """Quantisation-aware training (PT2E + XNNPACK quantizer, per-channel, fake-quant) -> converted int8 module.
 
-    Fine-tunes a copy of ``model`` with cross-entropy on standardised ``x`` (N, L, C), labels ``y``. The export
-    traces with batch ``batch``, so training batches are cut to that size (the remainder is dropped).
+    The float ``model`` (the distilled student) is its own teacher: the fake-quantised copy is trained to match the
+    float model's softened logits (KL at ``temperature``, scaled by T^2) plus ``w_ce`` x cross-entropy on the labels
+    ``y`` (-1 = unlabelled, ignored), on standardised windows ``x`` (N, L, C). Matching the float student is what
+    the int8 targets ask for (top-1 agreement, macro F1 within 1 point of it); hard labels alone pull the int8 model
+    away from it. The graph is traced with a symbolic batch so the result re-exports at batch 1.
+
+    Returns:
+        The converted graph wrapped so that exporters can call ``.eval()`` on it (:class:`_Frozen`).
     """
     from torchao.quantization.pt2e import move_exported_model_to_eval, move_exported_model_to_train
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_qat_pt2e
 
     torch.manual_seed(seed)
-    xt, yt = torch.as_tensor(np.asarray(x, np.float32)), torch.as_tensor(y, dtype=torch.long)
+    xt = torch.as_tensor(np.asarray(x, np.float32))
+    yt = torch.as_tensor(np.asarray(y), dtype=torch.long)
+    with torch.no_grad():
+        model.eval()
+        out = model(xt)
+        ref = (out[0] if isinstance(out, tuple | list) else out).detach()
     sample = xt[:batch] if len(xt) >= batch else example.expand(batch, *example.shape[1:]).contiguous()
-    graph = torch.export.export(model.train(), (sample,)).module()
+    dim = torch.export.Dim("batch", min=1, max=65536)
+    graph = torch.export.export(model.train(), (sample,), dynamic_shapes=({0: dim},)).module()
     prepared = prepare_qat_pt2e(graph, _xnnpack_quantizer(is_qat=True))
     opt = torch.optim.AdamW(prepared.parameters(), lr=lr)
+    t = float(temperature)
     for _ in range(epochs):
         move_exported_model_to_train(prepared)
         for idx in torch.randperm(len(xt)).split(batch):
-            if len(idx) != batch:
+            if len(idx) < 2:  # BatchNorm needs two samples in training mode
                 continue
             out = prepared(xt[idx])
-            loss = F.cross_entropy(out[0] if isinstance(out, tuple | list) else out, yt[idx])
+            logits = out[0] if isinstance(out, tuple | list) else out
+            loss = F.kl_div(F.log_softmax(logits / t, dim=1), F.softmax(ref[idx] / t, dim=1),
+                            reduction="batchmean") * t * t
+            if w_ce > 0 and bool((yt[idx] >= 0).any()):
+                loss = loss + w_ce * F.cross_entropy(logits, yt[idx], ignore_index=-1)
             opt.zero_grad()
             loss.backward()
             opt.step()
     move_exported_model_to_eval(prepared)
     model.eval()
-    return convert_pt2e(prepared)
+    converted = convert_pt2e(prepared)
+    for node in list(converted.graph.nodes):  # BatchNorm's num_batches_tracked += 1 left by the training trace
+        if node.target == torch.ops.aten.add_.Tensor and "num_batches_tracked" in str(node.args[0]) and not node.users:
+            converted.graph.erase_node(node)
+    converted.graph.eliminate_dead_code()
+    converted.recompile()
+    return _Frozen(converted)
+
+
+class _Frozen(nn.Module):
+    """A converted PT2E graph, in eval mode for good, that exporters may call ``.eval()`` on like any module
+    (torchao refuses ``.train()``/``.eval()`` on converted graphs)."""
+
+    def __init__(self, graph: torch.fx.GraphModule) -> None:
+        super().__init__()
+        self.quantized = graph
+
+    def forward(self, x: torch.Tensor) -> object:
+        return self.quantized(x)
+
+    def train(self, mode: bool = True) -> _Frozen:
+        self.training = mode
+        return self
+

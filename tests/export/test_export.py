@@ -197,3 +197,28 @@ def test_default_sized_students_lower_whole(size):
     for graph in (model, pt2e_int8(model, example, cal)):
         report = et_exporter.lowering_report(et_exporter.lower(torch.export.export(graph, (example,))))
         assert report == {"partitions": 1, "non_delegated_ops": {}}
+
+
+def test_quantisation_aware_training_exports_whole_and_tracks_the_float_student(tmp_path):
+    """QAT (distilled from the float student) gives a .pte that loads at batch 1, lowers whole to XNNPACK and
+    agrees with the float student on held-out windows; EdgeStudent's BatchNorm leaves no op outside."""
+    from export.quantize import pt2e_qat
+
+    teacher = random_tiny_teacher(seed=2, epochs=10, noise=6.0)
+    data = teacher.windows
+    train, held = split_subjects(data)
+    tr, ev = np.isin(data.subject, train), np.isin(data.subject, held)
+    x = teacher.spec.normalise(data.x)
+    student = EdgeStudent(student_config("tiny", in_channels=6, window=60, num_classes=4, embed_out=16))
+    distill(teacher.model, student, x[tr], data.y[tr], DistillConfig(epochs=8))
+    ref = predict_logits(student, x[ev])
+    example = torch.from_numpy(x[:1].copy())
+    converted = pt2e_qat(student, example, x[tr], data.y[tr], epochs=2)
+    path = tmp_path / "qat.pte"
+    info = et_exporter.export(converted, example, path, False, None)
+    assert info["partitions"] == 1 and sum(info["non_delegated_ops"].values()) == 0
+    got = np.concatenate([et_exporter.load(path)(w[None])[0] for w in x[ev]])
+    agree = float(np.mean(got.argmax(1) == ref.argmax(1)))
+    f1_float, f1_qat = macro_f1(data.y[ev], ref.argmax(1)), macro_f1(data.y[ev], got.argmax(1))
+    print(f"QAT: agreement {agree:.3f}, macro F1 {f1_qat:.3f} (float student {f1_float:.3f})")
+    assert agree >= 0.95 and f1_qat >= f1_float - 0.03
