@@ -116,6 +116,7 @@ def export_bundles(
         # 3. student
         cfg = student_config(size, in_channels=x.shape[2], window=x.shape[1], num_classes=len(teacher.class_names),
                              embed_out=teacher.model.imu_cfg.out_dim)
+        torch.manual_seed((distill_cfg or DistillConfig()).seed)  # the student's initial weights: reproducible
         student = EdgeStudent(cfg)
         log(f"[{profile}] distilling a '{size}' student ({count_params(student):,} parameters)")
         distill(teacher.model, student, x[tr], np.where(labelled, data.y, -1)[tr], distill_cfg, progress=True)
