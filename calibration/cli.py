@@ -12,11 +12,9 @@ import argparse
 import asyncio
 import contextlib
 import json
-import signal
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -150,82 +148,54 @@ async def _live(args: argparse.Namespace) -> Any:
     from bleak.exc import BleakError
 
     from calibration.procedure import PROTOCOL
-    from firmware_bridge.backends.bumble_backend import BumbleClient
-    from firmware_bridge.backends.bumble_link import close_radio
-    from firmware_bridge.cli import _resolve_real
-    from firmware_bridge.session import DeviceSpec, StreamSession
+    from firmware_bridge.cli import default_recording_path, open_devices, stop_on_signals
+    from firmware_bridge.playback import RecordedStream
+    from firmware_bridge.session import StreamSession
     from firmware_bridge.transport import RetryPolicy
-    from firmware_bridge.virtual.catalog import start_virtual_devices
 
-    record = None if args.no_record else Path(args.record) if args.record else (
-        Path("recordings") / f"edge-calibrate-{datetime.now().strftime('%Y%m%d-%H%M%S')}.m3erec")
-    if record is not None:
-        record.parent.mkdir(parents=True, exist_ok=True)
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
-    peripherals: list[Any] = []
+    record = None if args.no_record else Path(args.record) if args.record else default_recording_path(PROG)
     batches: list[Any] = []
-    try:
-        if args.virtual:
-            peripherals = await start_virtual_devices([args.virtual], args.data_root, speed=args.speed)
-            specs = [DeviceSpec(p.address, p.virtual_spec.profile, p.name) for p in peripherals]
-            backend = BumbleClient
-        else:
-            specs = await _resolve_real([args.device], args.profile, args.timeout)
-            backend = None
-        session = StreamSession(specs, backend=backend, record_to=record, on_batch=batches.append,
-                                retry=RetryPolicy(connect_timeout=args.timeout), output_maxsize=0)
-        try:
-            await session.start()
+    with stop_on_signals() as stop:
+        async with open_devices([args.virtual] if args.virtual else [], [args.device], profile=args.profile,
+                                timeout=args.timeout, data_root=args.data_root, speed=args.speed
+                                ) as (specs, backend, peripherals):
+            session = StreamSession(specs, backend=backend, record_to=record, on_batch=batches.append,
+                                    retry=RetryPolicy(connect_timeout=args.timeout), output_maxsize=0)
             try:
-                await session.wait_connected(args.timeout)
-            except (TimeoutError, BleakError) as e:
-                raise ConfigError(f"could not connect: {e}") from None
-            device_id = session.device_ids[0]
-            print(f"{PROG}: connected to {device_id}; follow the steps (Ctrl-C aborts)", file=sys.stderr, flush=True)
-            steps = [s for s in PROTOCOL if not s.optional]  # the optional table step is for --recording only
-            for i, step in enumerate(steps, 1):
-                print(f"  step {i}/{len(steps)} [{step.name}] {step.instruction} ({step.duration_s:g} s)",
-                      file=sys.stderr, flush=True)
-                deadline = time.monotonic() + step.duration_s / args.speed
-                while time.monotonic() < deadline and not stop.is_set():
+                await session.start()
+                try:
+                    await session.wait_connected(args.timeout)
+                except (TimeoutError, BleakError) as e:
+                    raise ConfigError(f"could not connect: {e}") from None
+                device_id = session.device_ids[0]
+                print(f"{PROG}: connected to {device_id}; follow the steps (Ctrl-C aborts)", file=sys.stderr,
+                      flush=True)
+                steps = [s for s in PROTOCOL if not s.optional]  # the optional table step is for --recording only
+                for i, step in enumerate(steps, 1):
+                    print(f"  step {i}/{len(steps)} [{step.name}] {step.instruction} ({step.duration_s:g} s)",
+                          file=sys.stderr, flush=True)
+                    deadline = time.monotonic() + step.duration_s / args.speed
+                    while time.monotonic() < deadline and not stop.is_set():
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), 0.1)
+                    if stop.is_set():
+                        raise ConfigError("interrupted before the protocol ended; nothing written")
+                if peripherals:  # a virtual device follows its own script: let it finish
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), 0.1)
-                if stop.is_set():
-                    raise ConfigError("interrupted before the protocol ended; nothing written")
-            if peripherals:  # a virtual device follows its own script: let it finish
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(peripherals[0].finished.wait(), 60.0 / args.speed)
-                await asyncio.sleep(0.3)
-        finally:
-            await session.stop()
-        profile = session.profile_of(device_id).name
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-        if peripherals:
-            await close_radio()
+                        await asyncio.wait_for(peripherals[0].finished.wait(), 60.0 / args.speed)
+                    await asyncio.sleep(0.3)
+            finally:
+                await session.stop()
+            profile = session.profile_of(device_id).name
     if not batches:
         raise ConfigError(f"no samples received from {args.device or args.virtual}")
-    from firmware_bridge.session import concat_batches
-
-    cat = concat_batches(batches)
-    device_time = all(b.batch.device_time_s is not None for b in batches)
-    arrival = np.concatenate([np.full(len(b), float(b.batch.meta.get("arrival_host_s", np.nan))) for b in batches])
-    arrays = {"t_s": cat["device_time_s"] if device_time else cat["host_time_s"],
-              "device_time_s": cat["device_time_s"] if device_time else None, "acc": cat["acc"],
-              "gyro": None if np.isnan(cat["gyro"]).all() else cat["gyro"], "arrival_s": arrival}
+    arrays = RecordedStream(device_id, profile, [b.batch for b in batches]).arrays()
     if args.virtual and args.speed != 1.0:
         arrays["arrival_s"] = None  # a sped-up replay's arrival times say nothing about the device's clock
     if record is not None:
         print(f"{PROG}: raw packets recorded to {record}", file=sys.stderr)
-    # the live phases are on the host clock; the virtual device's script is not synchronised with the prompts,
-    # and a person reacts late: let the procedure find the still poses itself
+    # the prompts run on the host clock, a person reacts late and a virtual device follows its own script: the
+    # procedure finds the still poses itself
     return calibrate_arrays(arrays, device_id, profile, args.wrist, args.face)
 
 

@@ -15,7 +15,8 @@ import contextlib
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from bleak.exc import BleakError
@@ -198,11 +199,10 @@ async def _resolve_real(targets: list[str], profile: str | None, timeout: float)
     return specs
 
 
-async def _record(args: argparse.Namespace, virtual: list[str]) -> int:
-    from .backends.bumble_backend import BumbleClient
-    from .backends.bumble_link import close_radio
-    from .virtual.catalog import start_virtual_devices
-
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[asyncio.Event]:
+    """Inside a running event loop: an event that SIGINT (Ctrl-C) or SIGTERM sets while the block runs, so a command
+    can stop cleanly (sessions stopped, recordings synced) instead of dying with a traceback."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     installed = []
@@ -210,56 +210,88 @@ async def _record(args: argparse.Namespace, virtual: list[str]) -> int:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
             installed.append(sig)
-    peripherals = []
     try:
-        if virtual:
-            peripherals = await start_virtual_devices(virtual, args.data_root, speed=args.speed)
-            specs = [DeviceSpec(p.address, p.virtual_spec.profile, p.name) for p in peripherals]  # type: ignore[attr-defined]
-            backend = BumbleClient
-        else:
-            specs = await _resolve_real(args.device, args.profile, args.timeout)
-            backend = None
-        retry = RetryPolicy(connect_timeout=args.timeout)
-        session = StreamSession(specs, backend=backend, record_to=args.out, flush_interval_s=args.flush_interval,
-                                retry=retry, output_maxsize=0)
-        started = time.monotonic()
-        try:
-            await session.start()
-            try:
-                await session.wait_connected(args.timeout)
-            except (TimeoutError, BleakError) as e:
-                raise ConfigError(f"could not connect: {e}") from None
-            print(f"{RECORD_PROG}: recording {len(specs)} device(s) to {args.out} "
-                  f"({', '.join(session.device_ids)}); Ctrl-C stops", file=sys.stderr, flush=True)
-            tty = sys.stderr.isatty()
-            next_status = 1.0
-            while not stop.is_set():
-                elapsed = time.monotonic() - started
-                if args.seconds is not None and elapsed >= args.seconds:
-                    break
-                if peripherals and all(p.finished.is_set() for p in peripherals):
-                    await asyncio.sleep(0.2)  # let the last notifications arrive
-                    break
-                if not args.quiet and elapsed >= next_status:
-                    next_status += 1.0
-                    line = _status_line(session, elapsed)
-                    print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 0.1)
-        finally:
-            await session.stop()
-        if not args.quiet:
-            print(("\n" if sys.stderr.isatty() else "") + _status_line(session, time.monotonic() - started),
-                  file=sys.stderr)
-        n = sum(c["packets"] for c in session.counters().values())
-        print(f"{RECORD_PROG}: wrote {args.out}: {n} packets from {len(specs)} device(s)"
-              + (" (interrupted)" if stop.is_set() else ""), file=sys.stderr)
-        return 0
+        yield stop
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+
+
+@contextlib.asynccontextmanager
+async def open_devices(virtual: Sequence[str], real: Sequence[str] | None, *, profile: str | None = None,
+                       timeout: float = 10.0, data_root: str | None = None, **virtual_kwargs: object,
+                       ) -> AsyncIterator[tuple[list[DeviceSpec], type | None, list]]:
+    """The devices a command streams from: ``(specs, bleak backend, virtual peripherals)``.
+
+    Virtual names start peripherals on the in-process bumble radio (``virtual_kwargs`` go to
+    :func:`~firmware_bridge.virtual.catalog.start_virtual_devices`: speed, faults) and use the bumble client backend;
+    real names or addresses are resolved by a scan (:func:`_resolve_real`) for the platform backend. The radio is
+    closed on exit: stop any session on these devices inside the block.
+    """
+    from .backends.bumble_backend import BumbleClient
+    from .backends.bumble_link import close_radio
+    from .virtual.catalog import start_virtual_devices
+
+    peripherals: list = []
+    try:
+        if virtual:
+            peripherals = await start_virtual_devices(virtual, data_root, **virtual_kwargs)
+            specs = [DeviceSpec(p.address, p.virtual_spec.profile, p.name) for p in peripherals]
+            yield specs, BumbleClient, peripherals
+        else:
+            yield await _resolve_real(list(real or []), profile, timeout), None, []
+    finally:
         if peripherals:
             await close_radio()  # stops the peripherals (each waits for its advertising command)
+
+
+def default_recording_path(prog: str) -> Path:
+    """``recordings/<prog>-<local time>.m3erec`` (its folder created)."""
+    path = Path("recordings") / f"{prog}-{datetime.now().strftime('%Y%m%d-%H%M%S')}.m3erec"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+async def _record(args: argparse.Namespace, virtual: list[str]) -> int:
+    with stop_on_signals() as stop:
+        async with open_devices(virtual, args.device, profile=args.profile, timeout=args.timeout,
+                                data_root=args.data_root, speed=args.speed) as (specs, backend, peripherals):
+            retry = RetryPolicy(connect_timeout=args.timeout)
+            session = StreamSession(specs, backend=backend, record_to=args.out, flush_interval_s=args.flush_interval,
+                                    retry=retry, output_maxsize=0)
+            started = time.monotonic()
+            try:
+                await session.start()
+                try:
+                    await session.wait_connected(args.timeout)
+                except (TimeoutError, BleakError) as e:
+                    raise ConfigError(f"could not connect: {e}") from None
+                print(f"{RECORD_PROG}: recording {len(specs)} device(s) to {args.out} "
+                      f"({', '.join(session.device_ids)}); Ctrl-C stops", file=sys.stderr, flush=True)
+                tty = sys.stderr.isatty()
+                next_status = 1.0
+                while not stop.is_set():
+                    elapsed = time.monotonic() - started
+                    if args.seconds is not None and elapsed >= args.seconds:
+                        break
+                    if peripherals and all(p.finished.is_set() for p in peripherals):
+                        await asyncio.sleep(0.2)  # let the last notifications arrive
+                        break
+                    if not args.quiet and elapsed >= next_status:
+                        next_status += 1.0
+                        line = _status_line(session, elapsed)
+                        print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 0.1)
+            finally:
+                await session.stop()
+            if not args.quiet:
+                print(("\n" if sys.stderr.isatty() else "") + _status_line(session, time.monotonic() - started),
+                      file=sys.stderr)
+            n = sum(c["packets"] for c in session.counters().values())
+            print(f"{RECORD_PROG}: wrote {args.out}: {n} packets from {len(specs)} device(s)"
+                  + (" (interrupted)" if stop.is_set() else ""), file=sys.stderr)
+            return 0
 
 
 def record_main(argv: Sequence[str] | None = None) -> int:

@@ -14,11 +14,9 @@ import argparse
 import asyncio
 import contextlib
 import json
-import signal
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -158,10 +156,6 @@ class Calibrations:
             f"/{mount.rotation_deg:g}deg" if mount.rotation_deg else "")
         profile = get_real_profile(real_profile_for(ble_profile))
         return DeviceCalibration.identity(device_id, profile, mount).apply
-
-
-def default_record_path() -> Path:
-    return Path("recordings") / f"edge-stream-{datetime.now().strftime('%Y%m%d-%H%M%S')}.m3erec"
 
 
 # --------------------------------------------------------------------------- output
@@ -344,12 +338,9 @@ def stream_recording(args: argparse.Namespace) -> int:
 async def _stream_live(args: argparse.Namespace, virtual: list[str]) -> int:
     from bleak.exc import BleakError
 
-    from firmware_bridge.backends.bumble_backend import BumbleClient
-    from firmware_bridge.backends.bumble_link import close_radio
-    from firmware_bridge.cli import _resolve_real
-    from firmware_bridge.session import DeviceSpec, StreamSession
+    from firmware_bridge.cli import default_recording_path, open_devices, stop_on_signals
+    from firmware_bridge.session import StreamSession
     from firmware_bridge.transport import RetryPolicy
-    from firmware_bridge.virtual.catalog import start_virtual_devices
     from firmware_bridge.virtual.peripheral import FaultConfig
     from toolkit.stream.live import LabelTrack
 
@@ -357,87 +348,65 @@ async def _stream_live(args: argparse.Namespace, virtual: list[str]) -> int:
     listeners: list[Any] = [JsonLines()] if args.json else []
     if args.lsl:
         listeners.append(LslOutlet(list(artefact.classes)))
-    record = None if args.no_record else Path(args.record) if args.record else default_record_path()
+    record = None if args.no_record else Path(args.record) if args.record else default_recording_path(PROG)
     if record is not None:
         record.parent.mkdir(parents=True, exist_ok=True)
-
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
-    peripherals: list[Any] = []
-    try:
-        labels, rates = {}, {}
-        if virtual:
-            faults = FaultConfig(loss_prob=args.loss, jitter_sd=args.jitter_ms / 1e3, seed=args.seed)
-            peripherals = await start_virtual_devices(virtual, args.data_root, speed=args.speed, faults=faults)
-            specs = [DeviceSpec(p.address, p.virtual_spec.profile, p.name) for p in peripherals]
-            for p in peripherals:
+    faults = FaultConfig(loss_prob=args.loss, jitter_sd=args.jitter_ms / 1e3, seed=args.seed)
+    with stop_on_signals() as stop:
+        async with open_devices(virtual, args.device, profile=args.profile, timeout=args.timeout,
+                                data_root=args.data_root, speed=args.speed, faults=faults
+                                ) as (specs, backend, peripherals):
+            labels, rates = {}, {}
+            for p in peripherals:  # labelled replays: the recording's labels and nominal rate
                 series = p.virtual_spec.series
-                rates[p.name] = float(series.meta.get("nominal_rate_hz", series.rate_hz))  # type: ignore[arg-type]
+                rates[p.name] = float(series.meta.get("nominal_rate_hz", series.rate_hz))
                 if series.labels is not None:
                     labels[p.name] = LabelTrack(np.asarray(series.t_s, np.float64), np.asarray(series.labels, str))
-            backend = BumbleClient
-        else:
-            specs = await _resolve_real(args.device, args.profile, args.timeout)
-            backend = None
-        runner = make_runner(args, engine, listeners, labels, rates)
-        session = StreamSession(specs, backend=backend, record_to=record, on_batch=runner.on_batch,
-                                retry=RetryPolicy(connect_timeout=args.timeout), output_maxsize=0)
-        view = View(sys.stderr, args.quiet)
-        started = time.monotonic()
-        header = (f"{PROG}: {artefact.folder} ({artefact.entry['target']} {artefact.entry['precision']}, "
-                  f"{len(artefact.classes)} classes)")
-
-        def states() -> dict[str, str]:
-            out = {}
-            counters = session.counters()
+            runner = make_runner(args, engine, listeners, labels, rates)
+            session = StreamSession(specs, backend=backend, record_to=record, on_batch=runner.on_batch,
+                                    retry=RetryPolicy(connect_timeout=args.timeout), output_maxsize=0)
+            view = View(sys.stderr, args.quiet)
+            started = time.monotonic()
+            header = (f"{PROG}: {artefact.folder} ({artefact.entry['target']} {artefact.entry['precision']}, "
+                      f"{len(artefact.classes)} classes)")
             by_name = {p.name: p for p in peripherals}
-            for dev in session.device_ids:
-                if dev in by_name and by_name[dev].finished.is_set():
-                    out[dev] = "replay ended"
-                else:
-                    out[dev] = "streaming" if counters[dev]["connected"] else "connecting"
-            return out
 
-        interrupted = False
-        try:
-            await session.start()
+            def states() -> dict[str, str]:
+                counters = session.counters()
+                return {dev: "replay ended" if dev in by_name and by_name[dev].finished.is_set()
+                        else "streaming" if counters[dev]["connected"] else "connecting"
+                        for dev in session.device_ids}
+
+            interrupted = False
             try:
-                await session.wait_connected(args.timeout)
-            except (TimeoutError, BleakError) as e:
-                raise ConfigError(f"could not connect: {e}") from None
-            while not stop.is_set():
-                if runner.error is not None:  # e.g. a model that needs a gyroscope the device does not have
-                    raise runner.error
-                elapsed = time.monotonic() - started
-                if args.seconds is not None and elapsed >= args.seconds:
-                    break
-                if peripherals and all(p.finished.is_set() for p in peripherals):
-                    await asyncio.sleep(0.3)  # the last notifications
-                    break
-                view.draw(render_view(runner, session.counters(), session.device_ids,
-                                      f"{header}  {elapsed:6.1f} s", states()), elapsed)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 0.25)
-            interrupted = stop.is_set()
-        finally:
-            await session.stop()
-            runner.finish()
-        counters = session.counters()
-        elapsed = time.monotonic() - started
-        view.draw(render_view(runner, counters, session.device_ids, f"{header}  {elapsed:6.1f} s", states()),
-                  elapsed, final=not args.quiet)
-        _print_summary(_summary(runner, counters, session.device_ids, artefact, interrupted, record, elapsed), args)
-        return 0
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-        if peripherals:
-            await close_radio()
+                await session.start()
+                try:
+                    await session.wait_connected(args.timeout)
+                except (TimeoutError, BleakError) as e:
+                    raise ConfigError(f"could not connect: {e}") from None
+                while not stop.is_set():
+                    if runner.error is not None:  # e.g. a model that needs a gyroscope the device does not have
+                        raise runner.error
+                    elapsed = time.monotonic() - started
+                    if args.seconds is not None and elapsed >= args.seconds:
+                        break
+                    if peripherals and all(p.finished.is_set() for p in peripherals):
+                        await asyncio.sleep(0.3)  # the last notifications
+                        break
+                    view.draw(render_view(runner, session.counters(), session.device_ids,
+                                          f"{header}  {elapsed:6.1f} s", states()), elapsed)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 0.25)
+                interrupted = stop.is_set()
+            finally:
+                await session.stop()
+                runner.finish()
+            counters = session.counters()
+            elapsed = time.monotonic() - started
+            view.draw(render_view(runner, counters, session.device_ids, f"{header}  {elapsed:6.1f} s", states()),
+                      elapsed, final=not args.quiet)
+    _print_summary(_summary(runner, counters, session.device_ids, artefact, interrupted, record, elapsed), args)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
