@@ -33,6 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.scaling import largest_ok, sweep_devices  # noqa: E402
 from firmware_bridge.backends.bumble_backend import BumbleClient  # noqa: E402
 from firmware_bridge.backends.bumble_link import close_radio  # noqa: E402
 from firmware_bridge.integrity import StreamIntegrity  # noqa: E402
@@ -119,24 +120,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "ble.json"))
     args = ap.parse_args()
     started = time.monotonic()
-    runs = []
-    n = 1
-    stop_reason = f"reached --max-devices {args.max_devices}"
-    while n <= args.max_devices:
-        r = asyncio.run(run_n(n, args.seconds))
-        runs.append(r)
-        print(json.dumps(r), flush=True)
-        if "error" in r:
-            stop_reason = f"could not connect all devices at N={n}: {r['error']}"
-            break
-        if not r["zero_loss"]:
-            stop_reason = f"loss at N={n}"
-            break
-        if r["cpu_utilisation"] >= 0.9:
-            stop_reason = f"one core saturated at N={n} (CPU/wall {r['cpu_utilisation']})"
-            break
-        n *= 2
-    ok = [r for r in runs if r["zero_loss"] and r["cpu_utilisation"] < 0.9]
+    runs, stop_reason = sweep_devices(lambda n: asyncio.run(run_n(n, args.seconds)), args.max_devices)
     result = {
         "command": "python " + " ".join(sys.argv),
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
@@ -147,8 +131,8 @@ def main() -> int:
                   "note": "CPU includes emulated peripherals, radio and both bumble host stacks in one process"},
         "runs": runs,
         "stop_reason": stop_reason,
-        "largest_zero_loss_devices": max((r["devices"] for r in runs if r["zero_loss"]), default=0),
-        "largest_zero_loss_unsaturated_devices": max((r["devices"] for r in ok), default=0),
+        "largest_zero_loss_devices": largest_ok(runs, unsaturated=False),
+        "largest_zero_loss_unsaturated_devices": largest_ok(runs),
         "total_wall_s": round(time.monotonic() - started, 1),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

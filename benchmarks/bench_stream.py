@@ -35,6 +35,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.scaling import largest_ok, sweep_devices  # noqa: E402
 from export.manifest import load_artefact  # noqa: E402
 from firmware_bridge.backends.bumble_backend import BumbleClient  # noqa: E402
 from firmware_bridge.backends.bumble_link import close_radio  # noqa: E402
@@ -129,24 +130,10 @@ def main() -> int:
     started = time.monotonic()
     results: dict[str, dict[str, object]] = {}
     for runtime in args.runtimes.split(","):
-        runs, n, reason = [], 1, f"reached --max-devices {args.max_devices}"
-        while n <= args.max_devices:
-            r = asyncio.run(run_n(Path(args.model), runtime, n, args.seconds))
-            runs.append(r)
-            print(json.dumps(r), flush=True)
-            if "error" in r:
-                reason = f"could not connect all devices at N={n}: {r['error']}"
-                break
-            if not r["zero_loss"]:
-                reason = f"loss at N={n}"
-                break
-            if r["cpu_utilisation"] >= 0.9:
-                reason = f"event loop saturated at N={n} (CPU/wall {r['cpu_utilisation']})"
-                break
-            n *= 2
-        ok = [r for r in runs if r["zero_loss"] and r["cpu_utilisation"] < 0.9]
+        runs, reason = sweep_devices(lambda n, rt=runtime: asyncio.run(run_n(Path(args.model), rt, n, args.seconds)),
+                                     args.max_devices, saturated="event loop saturated")
         results[runtime] = {"runs": runs, "stop_reason": reason,
-                            "largest_zero_loss_devices": max((r["devices"] for r in ok), default=0)}
+                            "largest_zero_loss_devices": largest_ok(runs)}
     out = {
         "command": "python " + " ".join(sys.argv),
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},

@@ -145,10 +145,8 @@ def from_recording(args: argparse.Namespace) -> Any:
 
 
 async def _live(args: argparse.Namespace) -> Any:
-    from bleak.exc import BleakError
-
     from calibration.procedure import PROTOCOL
-    from firmware_bridge.cli import default_recording_path, open_devices, stop_on_signals
+    from firmware_bridge.cli import default_recording_path, open_devices, start_and_connect, stop_on_signals
     from firmware_bridge.playback import RecordedStream
     from firmware_bridge.session import StreamSession
     from firmware_bridge.transport import RetryPolicy
@@ -162,11 +160,7 @@ async def _live(args: argparse.Namespace) -> Any:
             session = StreamSession(specs, backend=backend, record_to=record, on_batch=batches.append,
                                     retry=RetryPolicy(connect_timeout=args.timeout), output_maxsize=0)
             try:
-                await session.start()
-                try:
-                    await session.wait_connected(args.timeout)
-                except (TimeoutError, BleakError) as e:
-                    raise ConfigError(f"could not connect: {e}") from None
+                await start_and_connect(session, args.timeout)
                 device_id = session.device_ids[0]
                 print(f"{PROG}: connected to {device_id}; follow the steps (Ctrl-C aborts)", file=sys.stderr,
                       flush=True)

@@ -245,6 +245,15 @@ async def open_devices(virtual: Sequence[str], real: Sequence[str] | None, *, pr
             await close_radio()  # stops the peripherals (each waits for its advertising command)
 
 
+async def start_and_connect(session: StreamSession, timeout: float) -> None:
+    """Start ``session`` and wait until every device is connected; a failure is a one-line ConfigError."""
+    await session.start()
+    try:
+        await session.wait_connected(timeout)
+    except (TimeoutError, BleakError) as e:
+        raise ConfigError(f"could not connect: {e}") from None
+
+
 def default_recording_path(prog: str) -> Path:
     """``recordings/<prog>-<local time>.m3erec`` (its folder created)."""
     path = Path("recordings") / f"{prog}-{datetime.now().strftime('%Y%m%d-%H%M%S')}.m3erec"
@@ -261,11 +270,7 @@ async def _record(args: argparse.Namespace, virtual: list[str]) -> int:
                                     retry=retry, output_maxsize=0)
             started = time.monotonic()
             try:
-                await session.start()
-                try:
-                    await session.wait_connected(args.timeout)
-                except (TimeoutError, BleakError) as e:
-                    raise ConfigError(f"could not connect: {e}") from None
+                await start_and_connect(session, args.timeout)
                 print(f"{RECORD_PROG}: recording {len(specs)} device(s) to {args.out} "
                       f"({', '.join(session.device_ids)}); Ctrl-C stops", file=sys.stderr, flush=True)
                 tty = sys.stderr.isatty()

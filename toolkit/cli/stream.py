@@ -336,9 +336,7 @@ def stream_recording(args: argparse.Namespace) -> int:
 
 
 async def _stream_live(args: argparse.Namespace, virtual: list[str]) -> int:
-    from bleak.exc import BleakError
-
-    from firmware_bridge.cli import default_recording_path, open_devices, stop_on_signals
+    from firmware_bridge.cli import default_recording_path, open_devices, start_and_connect, stop_on_signals
     from firmware_bridge.session import StreamSession
     from firmware_bridge.transport import RetryPolicy
     from firmware_bridge.virtual.peripheral import FaultConfig
@@ -379,11 +377,7 @@ async def _stream_live(args: argparse.Namespace, virtual: list[str]) -> int:
 
             interrupted = False
             try:
-                await session.start()
-                try:
-                    await session.wait_connected(args.timeout)
-                except (TimeoutError, BleakError) as e:
-                    raise ConfigError(f"could not connect: {e}") from None
+                await start_and_connect(session, args.timeout)
                 while not stop.is_set():
                     if runner.error is not None:  # e.g. a model that needs a gyroscope the device does not have
                         raise runner.error
