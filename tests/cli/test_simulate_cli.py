@@ -162,3 +162,83 @@ def test_bad_body_model(tmp_path, capsys):
     bad = tmp_path / "SMPL_NEUTRAL.npz"
     np.savez(bad, v_template=np.zeros((10, 3)))
     _one_line_error(capsys, [BVH, "--out", tmp_path / "o", "--body-model", bad], "SMPL_NEUTRAL.npz")
+
+
+def _truncated_bvh(tmp_path: Path) -> Path:
+    bad = tmp_path / "bad.bvh"
+    text = BVH.read_text()
+    bad.write_text(text[: int(len(text) * 0.7)].rsplit("\n", 1)[0] + "\n")
+    return bad
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_bad_file_is_skipped_and_the_batch_survives(tmp_path, capsys, workers):
+    bad = _truncated_bvh(tmp_path)
+    out = tmp_path / "ds"
+    code, stdout, err = run([BVH, bad, AMC, "--out", out, "--workers", workers, "--no-progress"], capsys)
+    assert code == 1, err  # some skipped: non-zero, documented
+    lines = [ln for ln in err.strip().splitlines() if ln]
+    assert len(lines) == 1 and lines[0].startswith("edge-simulate: skipped ") and "bad.bvh" in lines[0], err
+    assert "BrokenProcessPool" not in err and "internal error" not in err
+    manifest = read_manifest(out)
+    assert sorted(c["clip"] for c in manifest["clips"]) == sorted([BVH.stem, AMC.stem])
+    for c in manifest["clips"]:
+        assert read_clip(out / c["file"])["acc"].shape[0] > 10
+    assert [s["path"] for s in manifest["skipped"]] == [str(bad)] and manifest["skipped"][0]["problem"]
+    assert "1 file(s) skipped" in stdout
+
+
+def test_all_files_bad_exits_2_and_names_them(tmp_path, capsys):
+    bad = _truncated_bvh(tmp_path)
+    folder = tmp_path / "a_folder.bvh"
+    folder.mkdir()
+    code, _, err = run([bad, folder, "--out", tmp_path / "o", "--workers", "2", "--no-progress"], capsys)
+    assert code == 2
+    assert "bad.bvh" in err and "a_folder.bvh: is a folder" in err and "none of the 2 files" in err
+    assert not (tmp_path / "o" / "manifest.json").exists()
+
+
+def test_non_empty_output_folder_needs_overwrite(tmp_path, capsys):
+    out = tmp_path / "ds"
+    assert run([BVH, "--out", out, "--no-progress"], capsys)[0] == 0
+    _one_line_error(capsys, [BVH, "--out", out, "--no-progress"], "not empty", "--overwrite")
+    code, _, err = run([AMC, "--out", out, "--no-progress", "--overwrite"], capsys)
+    assert code == 0, err
+    assert [c["clip"] for c in read_manifest(out)["clips"]] == [AMC.stem]
+
+
+def test_folder_and_hardened_npz_inputs_give_one_line_errors(tmp_path, capsys):
+    folder = tmp_path / "motions"
+    folder.mkdir()
+    _one_line_error(capsys, [folder, "--out", tmp_path / "o"], "motions", "is a folder")
+    slow = tmp_path / "slow.npz"
+    np.savez(slow, poses=np.zeros((20, 156)), trans=np.zeros((20, 3)), mocap_framerate=np.float64(1e-6))
+    _one_line_error(capsys, [slow, "--out", tmp_path / "o"], "slow.npz", "1-2000 Hz")
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
+    _one_line_error(capsys, [broken, "--out", tmp_path / "o"], "broken.npz")
+
+
+def test_every_error_class_survives_a_pickle_round_trip():
+    import pickle
+
+    import toolkit.errors as errors
+
+    for err in (
+        errors.Multi3EdgeError("m"),
+        errors.ConfigError("c"),
+        errors.InputFileError(Path("/x/clip.bvh"), "truncated at line 3"),
+    ):
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err) and str(back) == str(err)
+    back = pickle.loads(pickle.dumps(errors.InputFileError("a.npz", "bad")))
+    assert (back.path, back.problem) == ("a.npz", "bad")
+    classes = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, Exception)]
+    assert set(classes) == {errors.Multi3EdgeError, errors.ConfigError, errors.InputFileError}
+
+
+def test_acc_bandwidth_option_reaches_the_manifest(tmp_path, capsys):
+    code, _, err = run([BVH, "--out", tmp_path / "o", "--acc-bandwidth-hz", "8", "--no-progress"], capsys)
+    assert code == 0, err
+    assert read_manifest(tmp_path / "o")["config"]["acc_bandwidth_hz"] == 8.0
+    _one_line_error(capsys, [BVH, "--out", tmp_path / "p", "--acc-bandwidth-hz", "0"], "bandwidth")

@@ -164,3 +164,74 @@ def test_raw_orientation_matches_smpl_convention(tmp_path):
     toes = pose.pos[0, JOINT_INDEX["left_foot"]] - pose.pos[0, JOINT_INDEX["left_ankle"]]
     assert left[0] > 0.2 and toes[2] > 0.05  # left = +x, facing +z
     assert m.local_quat.shape == (m.num_frames, NUM_JOINTS, 4)
+
+
+def test_rotvec_to_quat_matches_scipy():
+    rv = np.concatenate([np.random.default_rng(0).normal(size=(500, 3)) * 1.5, np.zeros((1, 3)), [[1e-9, 0, 0]]])
+    from toolkit.sim.loaders.amass import rotvec_to_quat
+
+    ours = rotvec_to_quat(rv)
+    ref = Rotation.from_rotvec(rv).as_quat()
+    np.testing.assert_allclose(ours * np.sign(ours[:, 3:]), ref * np.sign(ref[:, 3:]), atol=1e-12)
+
+
+def _one_line(path, *needles):
+    with pytest.raises(InputFileError) as info:
+        load_amass(path)
+    msg = str(info.value)
+    assert "\n" not in msg and str(path) in msg, msg
+    for n in needles:
+        assert n in msg, msg
+
+
+def test_absurd_frame_rate_is_refused(tmp_path):
+    a = amass_arrays()
+    a["mocap_framerate"] = np.array(1e-6)
+    _one_line(write_amass(tmp_path / "slow.npz", **a), "within 1-2000 Hz", "1e-06")
+
+
+def test_damaged_archive(tmp_path):
+    good = write_amass(tmp_path / "good.npz", **amass_arrays())
+    data = good.read_bytes()
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(data[: len(data) // 2])  # the central directory is gone: BadZipFile
+    _one_line(cut, "damaged")
+    flipped = bytearray(data)
+    flipped[len(data) // 3 : len(data) // 3 + 64] = b"\x00" * 64  # member bytes damaged, directory intact
+    bad = tmp_path / "flipped.npz"
+    bad.write_bytes(bytes(flipped))
+    with pytest.raises(InputFileError):  # whichever check notices first; never a traceback
+        load_amass(bad)
+
+
+def test_header_claiming_a_huge_array_is_refused_before_allocating(tmp_path):
+    path = write_amass(tmp_path / "huge.npz", **amass_arrays())
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    poses = members["poses.npy"]
+    # rewrite the header's shape: 10^9 frames, the same number of bytes on disk
+    header = poses[: poses.index(b"\n") + 1].decode("latin1")
+    forged = header.replace("(120, 156)", "(1000000000, 156)")
+    forged = forged[:-1].rstrip().ljust(len(header) - 1) + "\n"  # same header length: the padding shrinks
+    assert len(forged) == len(header) and forged != header
+    members["poses.npy"] = forged.encode("latin1") + poses[len(header) :]
+    with zipfile.ZipFile(path, "w") as zf:
+        for n, b in members.items():
+            zf.writestr(n, b)
+    _one_line(path, "'poses'", "1000000000", "over the limit")
+    # a smaller lie (fits the limit, not the archive)
+    smaller = header.replace("(120, 156)", "(9000, 156)")
+    smaller = smaller[:-1].rstrip().ljust(len(header) - 1) + "\n"
+    members["poses.npy"] = smaller.encode("latin1") + poses[len(header) :]
+    with zipfile.ZipFile(path, "w") as zf:
+        for n, b in members.items():
+            zf.writestr(n, b)
+    _one_line(path, "'poses'", "damaged or forged header")
+
+
+def test_folder_is_not_a_motion_file(tmp_path):
+    folder = tmp_path / "clips.npz"
+    folder.mkdir()
+    _one_line(folder, "is a folder")

@@ -89,7 +89,8 @@ def test_fixture_walk_wrists_feel_gravity(cmu_fixtures: Path):
 def test_fixture_bvh_wrists_plausible(cmu_fixtures: Path):
     mean, median, peak, world = wrist_stats(load_fixture_bvh(cmu_fixtures))
     # The first 3 s hold a vigorous right-arm move (mean |acc| 16.8 there): bound the median.
-    assert np.all(np.abs(median - G_MS2) < 3.0) and np.all(mean > G_MS2 - 1)
+    # 3.5: the flat 15 Hz IMU band (issue 11) keeps the 8-15 Hz content the old 0.1 s Savitzky-Golay removed
+    assert np.all(np.abs(median - G_MS2) < 3.5) and np.all(mean > G_MS2 - 1)
     assert np.all(peak < 100.0)
     assert np.all(np.abs(world[:, 1] - G_MS2) < 0.6)
 
@@ -317,7 +318,11 @@ def _fixture_text(cmu_fixtures: Path) -> str:
         (lambda s: _replace_value(s, 3, 10, "abc"), r"frame 3, LeftHip Yrotation: 'abc' is not a number"),
         (lambda s: _replace_value(s, 7, 0, "nan"), r"frame 7, Hips Xposition: value nan is not finite"),
         (lambda s: s.replace("OFFSET 1.24777", "OFFSET x1.2"), r"line \d+: expected a number for LeftHip OFFSET"),
-        (lambda s: s.replace("JOINT LeftElbow", "JOINT LeftElbowX"), r"unknown skeleton.*lacks joints: LeftElbow"),
+        (
+            lambda s: s.replace("JOINT LeftWrist", "JOINT LeftBone7"),
+            r"unknown skeleton.*cannot match SMPL joints left_wrist \(source joints not matched: "
+            r".*LeftBone7.*--joint-map",
+        ),
     ],
 )
 def test_bad_bvh(cmu_fixtures: Path, tmp_path: Path, edit, message: str):
@@ -407,7 +412,8 @@ def test_shared_bvh_files_physically_plausible(shared_data: Path):
         assert m.is_finite() and m.text, path.name
         mean, median, peak, world = wrist_stats(m)
         assert np.all(np.abs(median - G_MS2) < 4.0), (path.name, median)  # 131_03 (hops): 13.0
-        assert np.all((mean > G_MS2 - 1) & (mean < G_MS2 + 6)), (path.name, mean)
+        # 15 Hz IMU band (issue 11): 131_01 right 15.8, 131_03 (hops) right 17.7 (0.1 s Savitzky-Golay: < 15.8)
+        assert np.all((mean > G_MS2 - 1) & (mean < G_MS2 + 9)), (path.name, mean)
         assert np.all(peak < 100.0), (path.name, peak)
         assert np.all(np.abs(world[:, 1] - G_MS2) < 0.6), (path.name, world)
         if path.stem == "131_01":  # IMUSim with the right channel order: means 11.7 / 14.9 m/s^2

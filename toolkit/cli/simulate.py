@@ -1,6 +1,9 @@
 """``edge-simulate``: motion capture in, synthetic IMU dataset out.
 
-Run ``edge-simulate --help`` for the options and examples.
+Run ``edge-simulate --help`` for the options and examples. Exit status: 0 every file simulated;
+1 some files were skipped (each named on stderr with its problem; the others are written and
+``manifest.json`` lists both); 2 bad option or input, nothing simulated; 3 internal error; 130
+interrupted.
 """
 
 from __future__ import annotations
@@ -8,12 +11,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from toolkit.cli.common import run_cli
+from toolkit.cli.args import MAX_THREADS, finite_float, non_negative_int, positive_float, positive_int
+from toolkit.cli.common import EXIT_USAGE, parse_args, run_cli
 from toolkit.errors import ConfigError
+from toolkit.sim.imu import DEFAULT_BANDWIDTH_HZ
 from toolkit.sim.motion import DEFAULT_HEIGHT_M, DEFAULT_RATE_HZ
 from toolkit.sim.placements import DEFAULT_PLACEMENTS, NAMED_SITES
 
 PROG = "edge-simulate"
+#: Exit status when some files were skipped (the others are written and listed in the manifest).
+EXIT_SOME_SKIPPED = 1
 
 EXAMPLES = """\
 examples:
@@ -30,6 +37,10 @@ examples:
   # your own SMPL model (licensed, never shipped) instead of the built-in body; betas as variants
   edge-simulate clip.bvh --body-model ~/models/smpl --gender female --variants 4 --out out/smpl
 
+  # any humanoid BVH (Mixamo, Bandai Namco, LAFAN1, Rokoko, SMPL names); odd names via a joint map
+  edge-simulate dataset/*/data/*.bvh --workers 2 --out out/bandai
+  edge-simulate rig.bvh --units cm --up-axis z --joint-map rig_joints.yaml --out out/rig
+
   # list placements, body segments and device profiles
   edge-simulate --list
 
@@ -38,6 +49,9 @@ examples:
       --real real.csv --real-rate 100
 
 Output: DIR/manifest.json and one DIR/<clip>_v<k>.npz per clip variant (see toolkit/sim/dataset.py).
+A file that cannot be simulated is named on stderr with its problem and skipped; manifest.json lists it
+under "skipped". Exit status: 0 all simulated, 1 some skipped (the rest written), 2 bad option or input
+(nothing simulated), 3 internal error.
 Frames and units: world y-up, gravity (0,-9.81,0) m/s^2, acc m/s^2, gyro rad/s, watch frame = Android
 (+X 3 o'clock, +Y 12 o'clock, +Z out of the face).
 """
@@ -52,27 +66,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("motion", nargs="*", help="motion files: .bvh, .amc (its .asf beside it), AMASS-style .npz")
     p.add_argument("--out", "-o", help="output dataset folder (created)")
-    p.add_argument("--rate", type=float, default=DEFAULT_RATE_HZ, help="simulation rate in Hz (default: %(default)s)")
+    p.add_argument("--rate", type=positive_float(100_000.0), default=DEFAULT_RATE_HZ,
+                   help="simulation rate in Hz (default: %(default)s)")
     p.add_argument(
         "--placements",
         default=",".join(DEFAULT_PLACEMENTS),
         help="comma-separated named sites (default: %(default)s; see --list); '' for none",
     )
-    p.add_argument("--surface-samples", type=int, default=0, help="random body-surface placements per variant")
+    p.add_argument("--surface-samples", type=non_negative_int(100_000), default=0,
+                   help="random body-surface placements per variant")
     p.add_argument(
         "--segments", default=None, help="comma-separated segments to sample on (default: all but fingers/toes)"
     )
     p.add_argument(
-        "--jitter-deg", type=float, default=30.0, help="rotation jitter about the normal in deg (default 30)"
+        "--jitter-deg", type=finite_float(0.0, 360.0), default=30.0,
+        help="rotation jitter about the normal in deg (default 30)",
     )
-    p.add_argument("--variants", type=int, default=1, help="human-attribute variants per clip; v0 = reference body")
-    p.add_argument("--height", type=float, default=DEFAULT_HEIGHT_M, help="reference body height in m (default 1.7)")
+    p.add_argument("--variants", type=positive_int(100_000), default=1,
+                   help="human-attribute variants per clip; v0 = reference body")
+    p.add_argument("--height", type=positive_float(10.0), default=DEFAULT_HEIGHT_M,
+                   help="reference body height in m (default 1.7)")
     p.add_argument("--device", default="ideal", help="device profile (default: ideal; see --list)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed, same output")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    p.add_argument("--window-s", type=float, default=0.1, help="Savitzky-Golay derivative window in s (default 0.1)")
+    p.add_argument("--seed", type=non_negative_int(), default=0, help="random seed (default 0); same seed, same output")
+    p.add_argument("--workers", type=positive_int(MAX_THREADS), default=1, help="worker processes (default 1)")
+    p.add_argument(
+        "--acc-bandwidth-hz",
+        type=positive_float(),
+        default=DEFAULT_BANDWIDTH_HZ,
+        help="-3 dB bandwidth of the accelerometer and gyroscope in Hz, flat below it (default: %(default)s; "
+        "lower it for jittery motion capture)",
+    )
     p.add_argument("--body-model", help="SMPL/SMPL-H/SMPL-X model file or folder (.npz or .pkl); default: built-in")
     p.add_argument("--gender", default="neutral", choices=["neutral", "male", "female"], help="SMPL model gender")
+    p.add_argument(
+        "--units", default="auto", help="BVH length unit: auto (from the body height), m, cm, mm, inch, cmu"
+    )
+    p.add_argument("--up-axis", default="auto", help="BVH up axis: auto (from the skeleton), y, z, x, -y, -z, -x")
+    p.add_argument("--joint-map", help="YAML 'source joint: SMPL joint' lines for BVH skeletons with unusual names")
+    p.add_argument("--overwrite", action="store_true", help="write into an existing non-empty --out folder")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--list", action="store_true", help="list placements, segments and device profiles, then exit")
     return p
@@ -102,7 +133,9 @@ def run(argv: list[str]) -> int:
         from toolkit.cli.fidelity import main as fidelity_main
 
         return fidelity_main(argv[1:])
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), argv)
+    if args is None:
+        return EXIT_USAGE
     if args.list:
         print_catalogue()
         return 0
@@ -122,18 +155,36 @@ def run(argv: list[str]) -> int:
         variants=args.variants,
         device=args.device,
         seed=args.seed,
-        window_s=args.window_s,
+        acc_bandwidth_hz=args.acc_bandwidth_hz,
         body_model=args.body_model,
         gender=args.gender,
+        units=args.units,
+        up_axis=args.up_axis,
+        joint_map=args.joint_map,
     )
-    manifest = simulate_files(args.motion, args.out, config, workers=args.workers, progress=not args.no_progress)
+    manifest = simulate_files(
+        args.motion,
+        args.out,
+        config,
+        workers=args.workers,
+        progress=not args.no_progress,
+        overwrite=args.overwrite,
+        on_skip=_report_skip,
+    )
     clips = manifest["clips"]
     seconds = sum(c["duration_s"] for c in clips)
+    skipped = manifest["skipped"]
     print(
         f"{PROG}: {len(manifest['sources'])} file(s) -> {len(clips)} clip variant(s), "
         f"{seconds:.1f} s of signal per placement, in {manifest['wall_time_s']:.2f} s -> {args.out}"
+        + (f"; {len(skipped)} file(s) skipped (listed in manifest.json)" if skipped else "")
     )
-    return 0
+    return EXIT_SOME_SKIPPED if skipped else 0
+
+
+def _report_skip(path: str, problem: str) -> None:
+    """One line on stderr per skipped file, as soon as it fails."""
+    print(f"{PROG}: skipped {path}: {problem}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

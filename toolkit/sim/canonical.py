@@ -5,7 +5,9 @@ T-pose, y-up world) and hands the result to :func:`canonicalize`, which
 
 1. scales the root trajectory from source units to the reference body of ``height_m``
    (1.7 m by default) by the ratio of pelvis-to-ankle heights in the two rest poses,
-2. resamples to ``rate_hz`` (60 Hz by default; splines for the root, rotation splines for joints),
+2. resamples to ``rate_hz`` (60 Hz by default): cubic splines for the root and, for all joints at
+   once, cubic splines of the hemisphere-continuous quaternions renormalised (:func:`resample`;
+   exact at the source frames, so 120 -> 60 Hz keeps every other frame unchanged),
 3. centres the feet at the origin at the first frame: the mean horizontal position of the ankle
    and foot joints goes to x = z = 0, and the lowest sole to y = 0.
 """
@@ -13,8 +15,10 @@ T-pose, y-up world) and hands the result to :func:`canonicalize`, which
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 
 import numpy as np
+from scipy.interpolate import CubicSpline
 
 from toolkit.errors import ConfigError
 from toolkit.frames import UP_AXIS
@@ -32,9 +36,38 @@ FOOT_JOINTS = (
 )
 
 
+@lru_cache(maxsize=8)
 def reference_body(height_m: float = DEFAULT_HEIGHT_M) -> BuiltinBody:
-    """The body every motion is normalised to: the built-in body of ``height_m``, default proportions."""
+    """The body every motion is normalised to: the built-in body of ``height_m``, default proportions
+    (cached: one per height and process; treat it as read-only)."""
     return BuiltinBody(HumanAttributes(height_m=height_m))
+
+
+def resample(motion: Motion, rate_hz: float) -> Motion:
+    """``motion`` at ``rate_hz`` over the same time span, vectorised over joints and frames.
+
+    Root: cubic spline. Joints: the quaternions are made hemisphere-continuous in time (each
+    one's sign chosen nearest to its predecessor), interpolated with one cubic spline for all
+    joints and renormalised: C2 before normalisation, exact at the source frames.
+
+    Raises:
+        ConfigError: ``rate_hz`` not positive, or fewer than 4 frames to interpolate.
+    """
+    if rate_hz <= 0:
+        raise ConfigError(f"rate must be positive, got {rate_hz} Hz")
+    if np.isclose(rate_hz, motion.rate_hz, rtol=0, atol=1e-9):
+        return replace(motion, root_pos=motion.root_pos.copy(), local_quat=motion.local_quat.copy())
+    if motion.num_frames < 4:
+        raise ConfigError(f"cannot resample a motion of {motion.num_frames} frames (need >= 4)")
+    t_src = np.arange(motion.num_frames) / motion.rate_hz
+    n_new = int(np.floor(motion.duration_s * rate_hz + 1e-9)) + 1
+    t_new = np.minimum(np.arange(n_new) / rate_hz, t_src[-1])
+    q = motion.local_quat.copy()
+    flips = np.where(np.sum(q[1:] * q[:-1], axis=-1) < 0, -1.0, 1.0)
+    q[1:] *= np.cumprod(flips, axis=0)[..., None]
+    quat = normalize_quat(CubicSpline(t_src, q, axis=0)(t_new))
+    root = CubicSpline(t_src, motion.root_pos, axis=0)(t_new)
+    return replace(motion, rate_hz=float(rate_hz), root_pos=root, local_quat=quat)
 
 
 def leg_scale(source_pelvis_to_ankle: float, height_m: float = DEFAULT_HEIGHT_M) -> float:
@@ -75,7 +108,7 @@ def canonicalize(
         raise ConfigError(f"motion {raw.name or raw.source!r} contains NaN or infinite values")
     body = reference_body(height_m)
     motion = replace(raw, root_pos=raw.root_pos * scale, local_quat=normalize_quat(raw.local_quat))
-    motion = motion.resample(rate_hz)
+    motion = resample(motion, rate_hz)
     first = forward_kinematics(body.rest_joints, motion.local_quat[:1], motion.root_pos[:1], joints=list(FOOT_JOINTS))
     cols = first.columns(list(FOOT_JOINTS))
     feet = first.pos[0, cols]  # (4, 3)

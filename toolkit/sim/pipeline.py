@@ -8,6 +8,12 @@ body, synthesise ideal IMU signals (:mod:`toolkit.sim.imu`), apply the device mo
 Randomness is reproducible: every file gets its own generator seeded from ``(seed, sha256 of the
 file)``, so a clip's output does not depend on the other files of the run or on the number of
 worker processes.
+
+A batch survives bad files: a file that cannot be simulated (a :class:`Multi3EdgeError`, or any
+other exception inside its worker) is reported through ``on_skip`` and listed in the manifest under
+``skipped`` with its reason; the other files are written and listed as usual. Workers are started
+once per run (``initializer``), at most ``2 * workers`` files are in flight at a time, and results
+stream back as they finish (a bounded queue, whatever the number of files).
 """
 
 from __future__ import annotations
@@ -15,23 +21,26 @@ from __future__ import annotations
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
-from tqdm import tqdm
 
 from toolkit import __version__
-from toolkit.errors import ConfigError
+from toolkit.errors import ConfigError, InputFileError, Multi3EdgeError
 from toolkit.sim.augment import attribute_variants
 from toolkit.sim.body import BodyModel, BuiltinBody, HumanAttributes
-from toolkit.sim.dataset import ClipRecord, sha256_file, write_manifest
+from toolkit.sim.dataset import MANIFEST_NAME, ClipRecord, sha256_file, write_manifest
 from toolkit.sim.devices import apply_device, get_profile
-from toolkit.sim.imu import DEFAULT_WINDOW_S, scaled_root, simulate_imu
+from toolkit.sim.imu import DEFAULT_BANDWIDTH_HZ, check_bandwidth, scaled_root, simulate_imu
+from toolkit.sim.loaders.descriptions import clip_texts
+from toolkit.sim.loaders.retarget import RetargetOptions
 from toolkit.sim.motion import DEFAULT_HEIGHT_M, DEFAULT_RATE_HZ, Motion
 from toolkit.sim.placements import DEFAULT_PLACEMENTS, Placement, site_spec
+from toolkit.sim.rotations import quat_log
 from toolkit.sim.skeleton import SEGMENT_INDEX
 
 
@@ -49,12 +58,17 @@ class SimulationConfig:
         variants: bodies per clip; variant 0 is the reference body.
         device: device profile name (``toolkit.sim.devices.PROFILES``).
         seed: random seed.
-        window_s: Savitzky-Golay derivative window [s].
+        acc_bandwidth_hz: -3 dB bandwidth of the accelerometer and gyroscope [Hz]
+            (:mod:`toolkit.sim.imu`; default 15 Hz from the literature on human activity).
         body_model: an SMPL / SMPL-H / SMPL-X model file or folder; None = the built-in body.
             With a model, variant 0 has betas = 0 and variant k > 0 draws ``num_betas`` betas
             from N(0, 1) clipped to +-2 (its shape space replaces the built-in attributes).
         gender: model gender, used to find the file in a folder.
         num_betas: shape coefficients drawn per SMPL variant.
+        units: source length unit of BVH files (``auto`` = from the body height; ``m``, ``cm``,
+            ``mm``, ``inch``); see :class:`toolkit.sim.loaders.retarget.RetargetOptions`.
+        up_axis: source up axis of BVH files (``auto`` = from the skeleton; ``y``, ``z``, ``-z``, ...).
+        joint_map: YAML file ``source joint: SMPL joint`` for skeletons the name matching misses.
     """
 
     rate_hz: float = DEFAULT_RATE_HZ
@@ -66,16 +80,20 @@ class SimulationConfig:
     variants: int = 1
     device: str = "ideal"
     seed: int = 0
-    window_s: float = DEFAULT_WINDOW_S
+    acc_bandwidth_hz: float = DEFAULT_BANDWIDTH_HZ
     body_model: str | None = None
     gender: str = "neutral"
     num_betas: int = 10
+    units: str = "auto"
+    up_axis: str = "auto"
+    joint_map: str | None = None
     extra: dict = field(default_factory=dict)
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for any invalid setting (before any work starts)."""
         if not (1.0 <= self.rate_hz <= 2000.0):
             raise ConfigError(f"rate must be within 1-2000 Hz, got {self.rate_hz}")
+        check_bandwidth(self.rate_hz, self.acc_bandwidth_hz)
         if not self.placements and self.surface_samples == 0:
             raise ConfigError("no placements: give --placements and/or --surface-samples")
         for name in self.placements:
@@ -91,8 +109,14 @@ class SimulationConfig:
             raise ConfigError(f"variants must be >= 1, got {self.variants}")
         get_profile(self.device)
         HumanAttributes(height_m=self.height_m)
+        self.retarget_options().validate()
         if self.body_model is not None:
             make_body_factory(self)(0, HumanAttributes(), np.random.default_rng(0))  # loads and checks the file
+
+
+    def retarget_options(self) -> RetargetOptions:
+        """How source skeletons are read (units, up axis, joint map)."""
+        return RetargetOptions(units=self.units, up_axis=self.up_axis, joint_map=self.joint_map)
 
 
 def make_body_factory(config: SimulationConfig):
@@ -147,15 +171,15 @@ def simulate_motion(
     make_body = body_factory or make_body_factory(config)
     profile = get_profile(config.device)
     records = []
+    pose = quat_log(motion.local_quat).astype(np.float32)  # (T, 24, 3) axis-angle, angle in [0, pi]
     for k, attrs in enumerate(attribute_variants(config.variants, rng, height_m=config.height_m)):
         body = make_body(k, attrs, rng)
         placements = resolve_placements(body, config, rng)
-        sig = simulate_imu(motion, body, placements, window_s=config.window_s, all_joints=True)
+        sig = simulate_imu(motion, body, placements, bandwidth_hz=config.acc_bandwidth_hz, all_joints=True)
         dev = apply_device(sig.acc, sig.gyro, sig.rate_hz, profile, rng)
         n_out = dev.acc.shape[0]
         quat = sig.quat if n_out == sig.acc.shape[0] else _resample_quat(sig.quat, sig.rate_hz, dev.rate_hz, n_out)
         gyro = dev.gyro if dev.gyro is not None else np.full_like(dev.acc, np.nan)
-        pose = Rotation.from_quat(motion.local_quat.reshape(-1, 4)).as_rotvec().reshape(motion.num_frames, 24, 3)
         arrays = {
             "acc": dev.acc.astype(np.float32),
             "gyro": gyro.astype(np.float32),
@@ -167,7 +191,7 @@ def simulate_motion(
             "rate_hz": np.float64(dev.rate_hz),
             "has_gyro": np.bool_(dev.gyro is not None),
             "joints": sig.pose.pos.astype(np.float32),
-            "pose": pose.astype(np.float32),
+            "pose": pose,
             "root_pos": scaled_root(motion, body).astype(np.float32),
             "pose_rate_hz": np.float64(motion.rate_hz),
             "text": np.array(motion.text),
@@ -193,11 +217,20 @@ def simulate_file(path: str, config: SimulationConfig, out_dir: str, clip_name: 
     """Load, simulate and write one motion file; returns its manifest entries (run in workers)."""
     from toolkit.sim.sources import load_motion  # imported here: loaders are optional per format
 
+    if Path(path).is_dir():
+        raise InputFileError(path, "is a folder, not a motion file (give the files in it, e.g. DIR/*.bvh)")
+    if not Path(path).is_file():
+        raise InputFileError(path, "file not found")
     sha = sha256_file(path)
-    motion = load_motion(path, height_m=config.height_m, rate_hz=config.rate_hz, name=clip_name)
+    motion = load_motion(
+        path, height_m=config.height_m, rate_hz=config.rate_hz, name=clip_name, options=config.retarget_options()
+    )
     records = simulate_motion(motion, config, clip_rng(config.seed, sha))
+    texts = [t for t in dict.fromkeys([motion.text, *clip_texts(path)]) if t]  # the main text first
     clips = []
     for rec in records:
+        if texts:
+            rec.arrays["texts"] = np.array(texts)
         rec.save(Path(out_dir))
         a = rec.arrays
         clips.append(
@@ -209,10 +242,20 @@ def simulate_file(path: str, config: SimulationConfig, out_dir: str, clip_name: 
                 "frames": int(a["acc"].shape[0]),
                 "duration_s": float((a["acc"].shape[0] - 1) / a["rate_hz"]),
                 "text": motion.text,
+                "texts": texts,
                 "body": json.loads(str(a["attributes_json"])),
             }
         )
     return {"source": {"path": str(path), "sha256": sha, "clip": clip_name}, "clips": clips}
+
+
+def _progress_bar(total: int, progress: bool):
+    """A tqdm bar on stderr when it is a terminal (tqdm is imported only then: start-up time)."""
+    if not progress or not os.isatty(2):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="simulating", unit="file")
 
 
 def unique_clip_names(paths: list[str]) -> list[str]:
@@ -226,54 +269,134 @@ def unique_clip_names(paths: list[str]) -> list[str]:
     return names
 
 
+def _describe_failure(e: BaseException) -> str:
+    """One line for a file that could not be simulated."""
+    if isinstance(e, Multi3EdgeError):
+        return str(e)
+    return f"internal error: {type(e).__name__}: {e}"
+
+
+def try_simulate_file(path: str, config: SimulationConfig, out_dir: str, clip_name: str) -> dict:
+    """:func:`simulate_file`, with a failure returned as ``{"skipped": {"path", "problem"}}`` instead of raised.
+
+    Set ``MULTI3EDGE_DEBUG=1`` to let unexpected exceptions (bugs) propagate with their traceback.
+    """
+    try:
+        return simulate_file(path, config, out_dir, clip_name)
+    except MemoryError:
+        return {"skipped": {"path": str(path), "problem": "out of memory"}}
+    except Exception as e:  # noqa: BLE001 - one bad file must not end the batch
+        if os.environ.get("MULTI3EDGE_DEBUG") and not isinstance(e, Multi3EdgeError):
+            raise
+        problem = e.problem if isinstance(e, InputFileError) and e.path == str(path) else _describe_failure(e)
+        return {"skipped": {"path": str(path), "problem": problem}}
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(config: SimulationConfig, out_dir: str) -> None:
+    """Worker initialiser: receives the run's settings once (not once per file)."""
+    _WORKER["config"], _WORKER["out_dir"] = config, out_dir
+
+
+def _worker_task(path: str, clip_name: str) -> dict:
+    return try_simulate_file(path, _WORKER["config"], _WORKER["out_dir"], clip_name)
+
+
+def _run_pool(
+    jobs: list[tuple[str, str]], config: SimulationConfig, out_dir: str, workers: int
+) -> Iterator[tuple[int, dict]]:
+    """Yield ``(job index, result)`` as workers finish, with at most ``2 * workers`` jobs in flight."""
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(config, out_dir)) as pool:
+        pending: dict[Future, int] = {}
+        queue = iter(enumerate(jobs))
+        for i, job in queue:
+            pending[pool.submit(_worker_task, *job)] = i
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                yield pending.pop(fut), fut.result()
+                nxt = next(queue, None)
+                if nxt is not None:
+                    pending[pool.submit(_worker_task, *nxt[1])] = nxt[0]
+
+
+def prepare_output(out: Path, overwrite: bool) -> None:
+    """Create ``out``; refuse a non-empty folder unless ``overwrite`` (then drop its old manifest)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise ConfigError(f"--out {out}: folder exists and is not empty; give --overwrite to write into it")
+        (out / MANIFEST_NAME).unlink(missing_ok=True)  # no stale manifest if this run stops half-way
+    out.mkdir(parents=True, exist_ok=True)
+
+
 def simulate_files(
     paths: list[str],
     out_dir: str | Path,
     config: SimulationConfig,
     workers: int = 1,
     progress: bool = True,
+    overwrite: bool = False,
+    on_skip: Callable[[str, str], None] | None = None,
 ) -> dict:
     """Simulate every motion file into ``out_dir`` and write its manifest.
 
     Args:
         paths: motion files (.bvh, .amc, .npz).
-        out_dir: output folder (created).
+        out_dir: output folder (created; an existing non-empty one needs ``overwrite``).
         config: settings.
         workers: worker processes (1 = in this process).
-        progress: show a progress bar on stderr.
+        progress: show a progress bar on stderr (only on a terminal).
+        overwrite: write into an existing non-empty folder (files of the same name are replaced).
+        on_skip: called with ``(path, problem)`` as soon as a file fails; it is skipped.
 
     Returns:
-        The manifest written to ``out_dir/manifest.json``.
+        The manifest written to ``out_dir/manifest.json``; ``manifest["skipped"]`` lists the files
+        that failed with their reasons.
+
+    Raises:
+        ConfigError: bad settings or output folder (before any work).
+        Multi3EdgeError: no file could be simulated (nothing is written); with one file, its error.
     """
     config.validate()
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
-    for p in paths:
-        if not Path(p).is_file():
-            raise ConfigError(f"{p}: file not found")
+    if not paths:
+        raise ConfigError("no motion files given")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_output(out, overwrite)
     names = unique_clip_names(paths)
+    jobs = list(zip([str(p) for p in paths], names, strict=True))
     start = time.perf_counter()
     results: list[dict | None] = [None] * len(paths)
-    # disable=None: shown only on a terminal, so piped output and logs stay clean
-    bar = tqdm(total=len(paths), desc="simulating", unit="file", disable=None if progress else True)
+    skipped: list[tuple[int, dict]] = []
+    bar = _progress_bar(len(paths), progress)
     try:
-        if workers == 1:
-            for i, (p, n) in enumerate(zip(paths, names, strict=True)):
-                results[i] = simulate_file(p, config, str(out), n)
-                bar.update()
+        if workers == 1 or len(paths) == 1:
+            stream = ((i, try_simulate_file(p, config, str(out), n)) for i, (p, n) in enumerate(jobs))
         else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                futures = {
-                    pool.submit(simulate_file, p, config, str(out), n): i
-                    for i, (p, n) in enumerate(zip(paths, names, strict=True))
-                }
-                for fut in as_completed(futures):
-                    results[futures[fut]] = fut.result()
-                    bar.update()
+            stream = _run_pool(jobs, config, str(out), min(workers, len(paths)))
+        for i, res in stream:
+            if "skipped" in res:
+                skipped.append((i, res["skipped"]))
+                if on_skip is not None and len(paths) > 1:  # a single file's failure is raised instead
+                    on_skip(res["skipped"]["path"], res["skipped"]["problem"])
+            else:
+                results[i] = res
+            if bar is not None:
+                bar.update()
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
+    if len(skipped) == len(paths):
+        if len(paths) == 1:
+            raise InputFileError(skipped[0][1]["path"], skipped[0][1]["problem"])
+        raise Multi3EdgeError(f"none of the {len(paths)} files could be simulated; nothing written to {out}")
     profile = get_profile(config.device)
     manifest = {
         "generator": {"name": "multi3edge", "version": __version__, "module": "toolkit.sim.pipeline"},
@@ -288,6 +411,7 @@ def simulate_files(
         "units": {"acc": "m/s^2", "gyro": "rad/s", "joints": "m", "pose": "rad (axis-angle)"},
         "sources": [r["source"] for r in results if r],
         "clips": [c for r in results if r for c in r["clips"]],
+        "skipped": [entry for _, entry in sorted(skipped, key=lambda s: s[0])],
         "workers": workers,
         "cpu_count": os.cpu_count(),
     }

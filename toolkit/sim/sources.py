@@ -3,14 +3,16 @@
 ========  ==========================================  ===========================================
 suffix    format                                      loader
 ========  ==========================================  ===========================================
-.bvh      Biovision hierarchy (CMU conversions)       :func:`toolkit.sim.loaders.bvh.load_bvh`
+.bvh      Biovision hierarchy (any humanoid)          :func:`toolkit.sim.loaders.bvh.load_bvh`
 .amc      Acclaim motion + its skeleton ``.asf``      :func:`toolkit.sim.loaders.asfamc.load_asf_amc`
 .npz      AMASS-style SMPL / SMPL-H parameters        :func:`toolkit.sim.loaders.amass.load_amass`
 ========  ==========================================  ===========================================
 
 Every loader returns a canonical :class:`toolkit.sim.motion.Motion`: y up, metres, feet centred at
 the origin at the first frame, height-normalised, resampled. A clip's text description comes from
-a CMU-style ``index.tsv`` beside (or above) the file when none is given.
+a CMU-style ``index.tsv`` beside (or above) the file when none is given. How a BVH skeleton is read
+(length unit, up axis, a joint map for unusual names) is set by
+:class:`toolkit.sim.loaders.retarget.RetargetOptions` (``edge-simulate --units/--up-axis/--joint-map``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from toolkit.errors import InputFileError
+from toolkit.sim.loaders.retarget import RetargetOptions
 from toolkit.sim.motion import DEFAULT_HEIGHT_M, DEFAULT_RATE_HZ, Motion
 
 MOTION_SUFFIXES = (".bvh", ".amc", ".npz")
@@ -41,8 +44,12 @@ def load_motion(
     rate_hz: float = DEFAULT_RATE_HZ,
     name: str | None = None,
     text: str | None = None,
+    options: RetargetOptions | None = None,
 ) -> Motion:
-    """Load and normalise a motion file of any supported format (see the module docstring)."""
+    """Load and normalise a motion file of any supported format (see the module docstring).
+
+    ``options`` (units, up axis, joint map) apply to BVH files; ASF/AMC and AMASS fix their own.
+    """
     from toolkit.sim.loaders.descriptions import describe_clip
 
     p = Path(path)
@@ -55,7 +62,7 @@ def load_motion(
     if suffix == ".bvh":
         from toolkit.sim.loaders.bvh import load_bvh
 
-        return load_bvh(p, height_m=height_m, rate_hz=rate_hz, text=text, name=name)
+        return load_bvh(p, height_m=height_m, rate_hz=rate_hz, text=text, name=name, options=options)
     if suffix == ".amc":
         from toolkit.sim.loaders.asfamc import load_asf_amc
 

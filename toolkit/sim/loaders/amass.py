@@ -8,6 +8,9 @@ File keys (as AMASS stores them):
 * optional ``betas``, ``gender`` (a 0-d unicode or bytes array, readable without pickle).
 
 The file is read with ``np.load(allow_pickle=False)``; a file or key that needs pickle is refused.
+Before anything is allocated, each array's ``.npy`` header is read and checked against the bytes the
+archive actually holds (a damaged or hostile header cannot make the loader allocate gigabytes), and
+the frame rate must lie within 1-2000 Hz (a rate of 1e-6 Hz would turn a few frames into years).
 
 Conversion. AMASS is z-up: a standing body's root orientation is about ``Rx(+90 deg)`` (SMPL's
 y-up model frame turned onto z-up). With ``C`` = :data:`toolkit.frames.Z_UP_TO_Y_UP`:
@@ -32,6 +35,8 @@ y-up model frame turned onto z-up). With ``C`` = :data:`toolkit.frames.Z_UP_TO_Y
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +53,11 @@ from toolkit.sim.skeleton import JOINT_INDEX, NUM_JOINTS
 POSE_WIDTHS: dict[int, str] = {72: "smpl", 156: "smplh", 165: "smplx"}
 _RATE_KEYS = ("mocap_framerate", "mocap_frame_rate")
 _MIN_FRAMES = 4
+#: Accepted source frame rates [Hz].
+RATE_RANGE_HZ = (1.0, 2000.0)
+#: Largest array a motion file may hold [bytes] (an hour of SMPL-X at 120 Hz is 0.57 GB).
+MAX_ARRAY_BYTES = 4 * 1024**3
+_KEYS = ("poses", "trans", "betas", "gender", *_RATE_KEYS)
 
 
 def _read(data: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
@@ -57,8 +67,44 @@ def _read(data: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
         raise InputFileError(
             path, f"{key!r} is a pickled object array; re-save it as a plain array (no pickle)"
         ) from None
-    except (OSError, EOFError) as e:
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         raise InputFileError(path, f"damaged archive member {key!r}: {e}") from None
+
+
+def check_array_headers(path: Path) -> None:
+    """Read the ``.npy`` headers of the motion keys and refuse sizes the archive cannot hold.
+
+    Raises:
+        InputFileError: damaged archive, unreadable header, or an array larger than its member or
+            than :data:`MAX_ARRAY_BYTES`.
+    """
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                key = info.filename.removesuffix(".npy")
+                if key not in _KEYS:
+                    continue
+                with zf.open(info) as fh:
+                    major, _minor = np.lib.format.read_magic(fh)
+                    read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+                    shape, _fortran, dtype = read(fh)
+                    header_bytes = fh.tell()
+                if dtype.hasobject:
+                    continue  # refused with its own message when read
+                nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                if nbytes > MAX_ARRAY_BYTES:
+                    too_big = f"{key!r} claims {shape} {dtype} = {nbytes / 1e9:.3g} GB, over the limit"
+                    raise InputFileError(path, too_big)
+                if nbytes > info.file_size - header_bytes:
+                    raise InputFileError(
+                        path,
+                        f"{key!r} claims {shape} {dtype} ({nbytes} bytes) but the archive holds "
+                        f"{info.file_size - header_bytes} bytes (damaged or forged header)",
+                    )
+    except zipfile.BadZipFile as e:
+        raise InputFileError(path, f"damaged .npz archive: {e}") from None
+    except (ValueError, OSError, EOFError, zlib.error) as e:
+        raise InputFileError(path, f"damaged .npy header in the archive: {e}") from None
 
 
 def _scalar_text(value: np.ndarray) -> str:
@@ -77,10 +123,16 @@ def read_amass_npz(path: str | Path) -> dict:
         InputFileError: one line naming the first problem.
     """
     p = Path(path)
+    if p.is_dir():
+        raise InputFileError(p, "is a folder, not an .npz motion file")
+    if zipfile.is_zipfile(p):
+        check_array_headers(p)
     try:
         data = np.load(p, allow_pickle=False)
     except FileNotFoundError:
         raise InputFileError(p, "file not found") from None
+    except zipfile.BadZipFile as e:
+        raise InputFileError(p, f"damaged .npz archive: {e}") from None
     except ValueError as e:
         raise InputFileError(p, f"not a plain .npz archive (pickled data is refused): {e}") from None
     except OSError as e:
@@ -117,7 +169,10 @@ def read_amass_npz(path: str | Path) -> dict:
     rate_hz = float(rate.item())
     if not (np.isfinite(rate_hz) and rate_hz > 0):
         raise InputFileError(p, f"'{rate_key}' must be a positive frame rate, found {rate_hz}")
-    poses, trans = poses.astype(np.float64), trans.astype(np.float64)
+    if not (RATE_RANGE_HZ[0] <= rate_hz <= RATE_RANGE_HZ[1]):
+        lo, hi = RATE_RANGE_HZ
+        raise InputFileError(p, f"'{rate_key}' must be a frame rate within {lo:g}-{hi:g} Hz, found {rate_hz:g}")
+    poses, trans = np.asarray(poses, dtype=np.float64), np.asarray(trans, dtype=np.float64)  # no copy if f64
     if not (np.isfinite(poses).all() and np.isfinite(trans).all()):
         raise InputFileError(p, "'poses' or 'trans' contains NaN or infinite values")
     if betas.dtype.kind not in "fiu" or not np.isfinite(betas).all():
@@ -130,6 +185,22 @@ def read_amass_npz(path: str | Path) -> dict:
         "gender": gender,
         "model_type": POSE_WIDTHS[poses.shape[1]],
     }
+
+
+def rotvec_to_quat(rotvec: np.ndarray) -> np.ndarray:
+    """Unit quaternions (..., 4) (x, y, z, w) of rotation vectors (..., 3) [rad] (vectorised numpy).
+
+    ``q = (sin(theta/2) r / theta, cos(theta/2))``, ``theta = |r|``; below 1e-4 rad the factor
+    ``sin(theta/2) / theta`` is its Taylor series ``1/2 - theta^2/48`` (exact to double precision).
+    """
+    theta = np.sqrt(np.einsum("...i,...i->...", rotvec, rotvec))
+    small = theta < 1e-4
+    factor = np.sin(0.5 * theta) / np.where(small, 1.0, theta)
+    factor = np.where(small, 0.5 - theta * theta / 48.0, factor)
+    out = np.empty(rotvec.shape[:-1] + (4,))
+    np.multiply(rotvec, factor[..., None], out=out[..., :3])
+    np.cos(0.5 * theta, out=out[..., 3])
+    return out
 
 
 def amass_to_raw_motion(poses: np.ndarray, trans: np.ndarray, rate_hz: float, pelvis_rest: np.ndarray) -> Motion:
@@ -146,7 +217,7 @@ def amass_to_raw_motion(poses: np.ndarray, trans: np.ndarray, rate_hz: float, pe
     rotvec[:, :22] = poses[:, :66].reshape(t, 22, 3)
     if poses.shape[1] == 72:  # SMPL's own hand joints
         rotvec[:, 22:24] = poses[:, 66:72].reshape(t, 2, 3)
-    quat = Rotation.from_rotvec(rotvec.reshape(-1, 3)).as_quat().reshape(t, NUM_JOINTS, 4)
+    quat = rotvec_to_quat(rotvec)
     c = Rotation.from_matrix(Z_UP_TO_Y_UP)
     quat[:, 0] = (c * Rotation.from_quat(quat[:, 0])).as_quat()
     root = (np.asarray(pelvis_rest, dtype=np.float64)[None, :] + trans) @ Z_UP_TO_Y_UP.T
