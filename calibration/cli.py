@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -20,8 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from toolkit.cli.common import run_cli
+from toolkit.cli.args import positive_float
+from toolkit.cli.common import EXIT_USAGE, output_file, parse_args, run_cli
 from toolkit.errors import ConfigError
+from toolkit.strict_json import dumps as strict_dumps
 
 PROG = "edge-calibrate"
 
@@ -60,12 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="nominal face side, used to report the offset (default: %(default)s)")
     p.add_argument("--out", default="calibration.json", help="calibration file to create or update "
                                                              "(default: %(default)s)")
-    p.add_argument("--record", metavar="FILE", help="record the raw packets here (default: "
-                                                    "recordings/edge-calibrate-<time>.m3erec)")
-    p.add_argument("--no-record", action="store_true", help="do not record")
+    rec = p.add_mutually_exclusive_group()
+    rec.add_argument("--record", metavar="FILE", help="record the raw packets here (default: "
+                                                      "recordings/edge-calibrate-<time>.m3erec)")
+    rec.add_argument("--no-record", action="store_true", help="do not record")
     p.add_argument("--data-root", help="folder holding the datasets for --virtual replays")
-    p.add_argument("--speed", type=float, default=1.0, help="virtual replay speed (1 = real time)")
-    p.add_argument("--timeout", type=float, default=10.0, help="scan / connect timeout [s] (default: %(default)s)")
+    p.add_argument("--speed", type=positive_float(1e6), default=1.0, help="virtual replay speed (1 = real time)")
+    p.add_argument("--timeout", type=positive_float(3600.0), default=10.0,
+                   help="scan / connect timeout [s] (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print the device's calibration entry as JSON on stdout")
     return p
 
@@ -128,9 +131,13 @@ def save(cal: Any, out: str | Path) -> Path:
 
 # --------------------------------------------------------------------------- sources
 def from_recording(args: argparse.Namespace) -> Any:
-    from firmware_bridge.playback import recorded_streams
+    from firmware_bridge.playback import open_recording
 
-    streams = recorded_streams(args.recording)
+    replay = open_recording(args.recording)
+    if replay.describe():
+        print(f"{PROG}: {args.recording}: {replay.describe()}", file=sys.stderr)
+    args.recording_check = replay.report()
+    streams = replay.streams
     if args.device_id is None:
         if len(streams) != 1:
             raise ConfigError(f"{args.recording} holds {len(streams)} devices ({', '.join(streams)}): "
@@ -195,7 +202,9 @@ async def _live(args: argparse.Namespace) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``edge-calibrate``; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), argv)
+    if args is None:
+        return EXIT_USAGE
 
     def body() -> int:
         if sum(map(bool, (args.device, args.virtual, args.recording))) != 1:
@@ -205,6 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = Path(args.out)
         if not out.parent.exists():
             raise ConfigError(f"folder {out.parent} does not exist")
+        output_file(out)
+        if args.record:
+            output_file(args.record, "--record", may_exist=False)
         if args.recording:
             cal = from_recording(args)
         else:
@@ -218,7 +230,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(line, file=sys.stderr)
         print(f"{PROG}: wrote {cal.device_id} to {out}", file=sys.stderr)
         if args.json:
-            print(json.dumps(cal.to_dict()))
+            entry = cal.to_dict()
+            if getattr(args, "recording_check", None) is not None:  # what the recording reader skipped
+                entry["recording_check"] = args.recording_check
+            print(strict_dumps(entry))
         return 0
 
     return run_cli(PROG, body)

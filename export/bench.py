@@ -21,8 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from export.exporters.probe import check_format
 from export.manifest import read_manifest, verify_file
 from toolkit.errors import ConfigError, InputFileError
+from toolkit.strict_json import dumps as strict_dumps
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,6 +34,12 @@ def _run_job(job: dict[str, Any], timeout: float = 600) -> dict[str, Any]:
     proc = subprocess.run([sys.executable, "-m", "export.bench_worker", json.dumps(job)], capture_output=True,
                           text=True, timeout=timeout, env=env, cwd=REPO)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if lines and proc.returncode == 1:
+        reported = json.loads(lines[-1])
+        if "error" in reported:
+            return {"error": f"worker failed: {reported['error']}"}
+    if proc.returncode < 0:
+        return {"error": f"worker killed by signal {-proc.returncode} (the runtime crashed on this file)"}
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         return {"error": f"worker failed ({proc.returncode}): {tail}"}
@@ -85,6 +93,7 @@ def run_bench(
                 {"kind": "eager-student", "path": str(folder), "shape": shape})
         for art in man["artefacts"]:
             path = verify_file(folder, art["file"], man)
+            check_format(path, art["target"])
             job = {"kind": art["target"], "path": str(path), "shape": shape}
             if (art["target"], art["precision"]) == ("pte", "int8") and op_profile and art["export"].get("etrecord"):
                 etr = folder / art["export"]["etrecord"]
@@ -95,8 +104,12 @@ def run_bench(
     result = {"created_utc": datetime.now(UTC).isoformat(timespec="seconds"), "machine": _machine(),
               "settings": {"batch": 1, "threads": list(threads), "warmup": warmup, "runs": runs},
               "rows": rows, "ratios": ratios(rows)}
-    (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "bench.json").write_text(strict_dumps(result, indent=2) + "\n")
     (out / "bench.md").write_text(markdown(result))
+    if not any("median_ms" in r for r in rows):
+        reasons = list(dict.fromkeys(f"{r['name']}: {r['error']}" for r in rows if "error" in r))
+        raise ConfigError("no successful measurement (" + "; ".join(reasons[:3])
+                          + (f"; {len(reasons) - 3} more in {out / 'bench.json'}" if len(reasons) > 3 else "") + ")")
     chart(rows, out / "bench.png")
     log(f"bench: wrote {out}/bench.json, bench.md, bench.png")
     return result

@@ -126,4 +126,10 @@ def measure(job: dict) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure(json.loads(sys.argv[1]))))
+    try:
+        _result = measure(json.loads(sys.argv[1]))
+    except Exception as _exc:  # noqa: BLE001 - reported to edge-bench as one line: why this row has no figures
+        _msg = str(_exc).strip().splitlines()[0][:300] if str(_exc).strip() else ""
+        print(json.dumps({"error": f"{type(_exc).__name__}: {_msg}"}))
+        sys.exit(1)
+    print(json.dumps(_result, allow_nan=False))

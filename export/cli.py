@@ -14,7 +14,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from toolkit.cli.common import run_cli
+from toolkit.cli.args import MAX_THREADS, int_list, non_negative_int, positive_float, positive_int
+from toolkit.cli.common import EXIT_USAGE, output_folder, parse_args, run_cli
 from toolkit.errors import ConfigError
 
 EXPORT_EXAMPLES = """\
@@ -62,8 +63,10 @@ def build_export_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="dist", help="output folder (default: %(default)s)")
     p.add_argument("--int8", action="store_true", help="export int8 artefacts (the default when neither is given)")
     p.add_argument("--fp32", action="store_true", help="export fp32 artefacts")
-    p.add_argument("--epochs", type=int, default=40, help="distillation epochs (default: %(default)s)")
-    p.add_argument("--temperature", type=float, default=4.0, help="distillation temperature (default: %(default)s)")
+    p.add_argument("--epochs", type=positive_int(100_000), default=40,
+                   help="distillation epochs (default: %(default)s)")
+    p.add_argument("--temperature", type=positive_float(1000.0), default=4.0,
+                   help="distillation temperature (default: %(default)s)")
     p.add_argument("--qat", choices=("auto", "on", "off"), default="auto",
                    help="quantisation-aware training for the int8 .pte: auto = when PTQ loses > 1 point macro F1")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -72,7 +75,9 @@ def build_export_parser() -> argparse.ArgumentParser:
 
 def export_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``edge-export``."""
-    args = build_export_parser().parse_args(argv)
+    args = parse_args(build_export_parser(), argv)
+    if args is None:
+        return EXIT_USAGE
 
     def body() -> int:
         from export.distill import DistillConfig
@@ -87,6 +92,7 @@ def export_main(argv: Sequence[str] | None = None) -> int:
         for t in targets:
             check_target(t)
         precisions = [p for p, on in (("fp32", args.fp32), ("int8", args.int8)) if on] or ["int8"]
+        output_folder(args.out)
         t0 = time.perf_counter()
         if args.teacher == "random-tiny":
             log("teacher: random-tiny DEMO (toolkit tiny() HarClassifier trained on generated windows)")
@@ -112,9 +118,10 @@ def build_bench_parser() -> argparse.ArgumentParser:
     p.add_argument("dist", nargs="?", default="dist", help="edge-export output folder (default: %(default)s)")
     p.add_argument("--out", help="results folder (default: DIST/bench)")
     p.add_argument("--profiles", help="comma-separated (default: every profile found)")
-    p.add_argument("--threads", default="1,2", help="thread counts (default: %(default)s)")
-    p.add_argument("--warmup", type=int, default=20)
-    p.add_argument("--runs", type=int, default=200)
+    p.add_argument("--threads", type=int_list(MAX_THREADS), default=[1, 2],
+                   help=f"comma-separated thread counts, each 1..{MAX_THREADS} (default: 1,2)")
+    p.add_argument("--warmup", type=non_negative_int(1_000_000), default=20)
+    p.add_argument("--runs", type=positive_int(10_000_000), default=200)
     p.add_argument("--no-op-profile", action="store_true", help="skip the ExecuTorch per-operator profile")
     p.add_argument("--quiet", action="store_true")
     return p
@@ -122,17 +129,16 @@ def build_bench_parser() -> argparse.ArgumentParser:
 
 def bench_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``edge-bench``."""
-    args = build_bench_parser().parse_args(argv)
+    args = parse_args(build_bench_parser(), argv)
+    if args is None:
+        return EXIT_USAGE
 
     def body() -> int:
         from export.bench import run_bench
 
-        try:
-            threads = [int(t) for t in _csv(args.threads)]
-        except ValueError as exc:
-            raise ConfigError(f"--threads must be comma-separated integers, got {args.threads!r}") from exc
-        if args.runs < 1 or args.warmup < 0 or not threads or min(threads) < 1:
-            raise ConfigError("--runs >= 1, --warmup >= 0 and thread counts >= 1")
+        threads = list(args.threads)
+        if args.out or Path(args.dist).is_dir():  # run_bench names a missing dist folder itself
+            output_folder(args.out or Path(args.dist) / "bench")
         log = (lambda _msg: None) if args.quiet else (lambda msg: print(msg, flush=True))
         result = run_bench(args.dist, args.out, profiles=_csv(args.profiles) if args.profiles else None,
                            threads=threads, warmup=args.warmup, runs=args.runs, op_profile=not args.no_op_profile,

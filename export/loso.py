@@ -379,7 +379,7 @@ def run_loso(opts: LosoOptions, windows: Any = None, log: Callable[[str], None] 
                               num_experts=experts, progress=False,
                               **opts.finetune_overrides)
     windows = windows if windows is not None else _load_windows(opts, ft)
-    folds = loso_folds(windows.subject, ft.val_fraction, seed=0)  # the folds of edge-eval (make_folds)
+    folds = loso_folds(windows.subject, ft.val_fraction, 0, windows.y, windows.class_names)  # edge-eval's folds
     if opts.folds:
         missing = sorted(set(opts.folds) - {f.test_subjects[0] for f in folds})
         if missing:

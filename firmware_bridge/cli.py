@@ -21,7 +21,8 @@ from pathlib import Path
 
 from bleak.exc import BleakError
 
-from toolkit.cli.common import run_cli
+from toolkit.cli.args import positive_float
+from toolkit.cli.common import EXIT_USAGE, output_file, parse_args, run_cli
 from toolkit.errors import ConfigError, Multi3EdgeError
 
 from .devices import get_profile, profile_for_match, profile_names, scan_matches
@@ -70,7 +71,8 @@ Output: one line per device: name, address, RSSI (dBm), profile.
 def build_devices_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=DEVICES_PROG, description="Scan for BLE IMU devices with a known profile.",
                                 epilog=DEVICES_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--timeout", type=float, default=5.0, help="scan duration in seconds (default: %(default)s)")
+    p.add_argument("--timeout", type=positive_float(3600.0), default=5.0,
+                   help="scan duration in seconds (default: %(default)s)")
     _add_virtual_options(p)
     return p
 
@@ -104,7 +106,9 @@ async def _scan_devices(timeout: float, virtual: list[str], data_root: str | Non
 
 def devices_main(argv: Sequence[str] | None = None) -> int:
     """``edge-devices``: print the devices with a known profile; returns the exit code."""
-    args = build_devices_parser().parse_args(argv)
+    args = parse_args(build_devices_parser(), argv)
+    if args is None:
+        return EXIT_USAGE
 
     def body() -> int:
         if args.timeout <= 0:
@@ -151,13 +155,13 @@ def build_record_parser() -> argparse.ArgumentParser:
                                      "default: the one its advertisement matches")
     p.add_argument("--out", required=True, help="recording file to create (.m3erec)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    p.add_argument("--seconds", type=float, help="stop after this many seconds (default: until Ctrl-C or the "
-                                                 "end of every virtual replay)")
-    p.add_argument("--flush-interval", type=float, default=0.5,
+    p.add_argument("--seconds", type=positive_float(),
+                   help="stop after this many seconds (default: until Ctrl-C or the end of every virtual replay)")
+    p.add_argument("--flush-interval", type=positive_float(3600.0), default=0.5,
                    help="longest time a packet may stay unsynced on disk, in seconds (default: %(default)s)")
-    p.add_argument("--timeout", type=float, default=10.0, help="scan / connect timeout in seconds "
+    p.add_argument("--timeout", type=positive_float(3600.0), default=10.0, help="scan / connect timeout in seconds "
                                                                "(default: %(default)s)")
-    p.add_argument("--speed", type=float, default=1.0, help="virtual replay speed (1 = real time)")
+    p.add_argument("--speed", type=positive_float(1e6), default=1.0, help="virtual replay speed (1 = real time)")
     p.add_argument("--quiet", action="store_true", help="no live counters")
     _add_virtual_options(p)
     return p
@@ -301,7 +305,9 @@ async def _record(args: argparse.Namespace, virtual: list[str]) -> int:
 
 def record_main(argv: Sequence[str] | None = None) -> int:
     """``edge-record``: record one or more devices to a recording file; returns the exit code."""
-    args = build_record_parser().parse_args(argv)
+    args = parse_args(build_record_parser(), argv)
+    if args is None:
+        return EXIT_USAGE
 
     def body() -> int:
         virtual = _flatten(args.virtual)
@@ -318,6 +324,7 @@ def record_main(argv: Sequence[str] | None = None) -> int:
             raise ConfigError(f"{out} exists (use --overwrite to replace it)")
         if not out.parent.is_dir():
             raise ConfigError(f"folder {out.parent} does not exist")
+        output_file(out)
         if out.exists():
             out.unlink()
         if virtual:  # resolve names before starting anything: one-line errors for bad names / missing data

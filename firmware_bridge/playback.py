@@ -5,6 +5,10 @@ decoder and :class:`~firmware_bridge.integrity.StreamIntegrity` (as :class:`~fir
 does live), converts to SI and returns, per device id, the delivered batches in order plus concatenated arrays.
 ``edge-calibrate --recording`` and ``edge-stream --recording`` read recordings through it, so a recording
 replays through exactly the live code path after the radio.
+
+Recordings are read with resynchronisation (:func:`firmware_bridge.recording.read_recording` ``resync=True``): a
+damaged record costs that record, not the rest of the file. :func:`open_recording` returns the streams together
+with what the reader skipped (:meth:`Replay.report`), which every command prints and puts in its JSON summary.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from toolkit.errors import InputFileError
 
 from .devices import get_profile, recording_decoders
 from .protocols.base import ImuBatch
-from .recording import EVENT, decode_recording, read_recording
+from .recording import EVENT, RecordingContents, decode_contents, read_recording
 
 
 @dataclass
@@ -57,10 +61,24 @@ class RecordedStream:
                 "acc": np.concatenate([b.acc for b in bs]), "gyro": gyro, "arrival_s": arrival}
 
 
-def recorded_devices(path: str | Path) -> dict[str, str]:
-    """Device id -> BLE profile name, from the recording's ``session-start`` events (later sessions win)."""
+def _session_devices(event: dict, path: Path) -> dict[str, str]:
+    devices = event.get("devices")
+    if devices is None:
+        return {}
+    if not isinstance(devices, dict):
+        raise InputFileError(path, f"session-start event: 'devices' is a {type(devices).__name__}, expected an "
+                                   "object of device id -> {profile: ...}")
+    out = {}
+    for dev, info in devices.items():
+        if isinstance(info, dict) and isinstance(info.get("profile"), str):
+            out[str(dev)] = info["profile"]
+    return out
+
+
+def devices_of(contents: RecordingContents) -> dict[str, str]:
+    """Device id -> BLE profile name, from the ``session-start`` events of records read (later sessions win)."""
     out: dict[str, str] = {}
-    for rec in read_recording(path).records:
+    for rec in contents.records:
         if rec.rtype != EVENT or rec.device_id:
             continue
         try:
@@ -68,26 +86,54 @@ def recorded_devices(path: str | Path) -> dict[str, str]:
         except (UnicodeDecodeError, json.JSONDecodeError):
             continue
         if isinstance(event, dict) and event.get("event") == "session-start":
-            for dev, info in (event.get("devices") or {}).items():
-                if isinstance(info, dict) and isinstance(info.get("profile"), str):
-                    out[str(dev)] = info["profile"]
+            out.update(_session_devices(event, contents.path))
     return out
 
 
-def recorded_streams(path: str | Path) -> dict[str, RecordedStream]:
-    """Every device's delivered stream in a recording (see the module docstring).
+def recorded_devices(path: str | Path) -> dict[str, str]:
+    """Device id -> BLE profile name, from the recording's ``session-start`` events (later sessions win)."""
+    return devices_of(read_recording(path, resync=True))
+
+
+@dataclass
+class Replay:
+    """A recording opened for replay: the per-device streams and what the reader found in the file."""
+
+    streams: dict[str, RecordedStream]
+    contents: RecordingContents
+    decode_errors: int = 0
+
+    def report(self) -> dict[str, object]:
+        """JSON-ready integrity figures of the file (:meth:`RecordingContents.report`) + packets the decoder
+        refused."""
+        return {**self.contents.report(), "decode_errors": self.decode_errors}
+
+    def describe(self) -> str:
+        """One line for the terminal ('' for a clean, single, fully decoded recording)."""
+        text = self.contents.describe()
+        if self.decode_errors:
+            text += ("; " if text else "") + f"{self.decode_errors} packet(s) the decoder refused"
+        return text
+
+
+def open_recording(path: str | Path) -> Replay:
+    """Every device's delivered stream in a recording, with the reader's report (see the module docstring).
 
     Raises:
         InputFileError: not a recording, or one without a session-start event naming the devices.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise InputFileError(path, "no such recording")
-    devices = recorded_devices(path)
+    if not path.is_file():
+        raise InputFileError(path, "not a file (a recording is one .m3erec file)")
+    contents = read_recording(path, resync=True)
+    devices = devices_of(contents)
     if not devices:
-        raise InputFileError(path, "no session-start event: not written by edge-record / edge-stream / "
-                                   "edge-calibrate, cannot tell the devices' profiles")
-    decoded = decode_recording(path, recording_decoders(), with_integrity=True)
+        damage = contents.describe()
+        raise InputFileError(path, "no session-start event: not written by edge-record / edge-stream / edge-calibrate, "
+                                   "cannot tell the devices' profiles" + (f" ({damage})" if damage else ""))
+    decoded = decode_contents(contents, recording_decoders(), with_integrity=True)
     streams = {dev: RecordedStream(dev, prof, []) for dev, prof in devices.items()}
     for rb in decoded.batches:
         stream = streams.get(rb.device_id)
@@ -97,7 +143,12 @@ def recorded_streams(path: str | Path) -> dict[str, RecordedStream]:
         if normalize_uuid_str(rb.char_uuid) != data_uuid or len(rb.batch) == 0:
             continue
         stream.batches.append(rb.batch.to_si())
-    return {k: v for k, v in streams.items() if v.batches}
+    return Replay({k: v for k, v in streams.items() if v.batches}, contents, len(decoded.errors))
 
 
-__all__ = ["RecordedStream", "recorded_devices", "recorded_streams"]
+def recorded_streams(path: str | Path) -> dict[str, RecordedStream]:
+    """Every device's delivered stream in a recording (:func:`open_recording` without the report)."""
+    return open_recording(path).streams
+
+
+__all__ = ["RecordedStream", "Replay", "devices_of", "open_recording", "recorded_devices", "recorded_streams"]

@@ -30,6 +30,14 @@ Crash safety
     power loss) the file ends in a possibly torn record; :func:`read_recording` stops at the first
     record that is incomplete or fails its CRC and reports how many bytes it discarded, so
     everything synced before the crash is recovered exactly.
+
+Damage and concatenation (``read_recording(path, resync=True)``, what every replay reader uses)
+    A damaged record (flipped byte, overwritten stretch) does not end the file: the reader scans forward byte by
+    byte for the next offset where a whole record parses (plausible length, known type, CRC-32 match) and goes on
+    from there, recording each skipped stretch (:class:`SkippedRegion`: offset, bytes, why). A second file header
+    found between records (``cat a.m3erec b.m3erec``) is counted in ``concatenated`` and its records are read on.
+    A stretch that runs to the end of the file is the torn tail (``truncated``). A false resynchronisation needs a
+    CRC-32 collision (about 2^-32 per candidate offset).
 """
 
 from __future__ import annotations
@@ -184,9 +192,25 @@ class RecordingWriter:
                     self._sync_locked()
 
 
+@dataclass(frozen=True)
+class SkippedRegion:
+    """A stretch of a recording that held no intact record: ``offset`` and ``length`` in bytes, ``reason`` (why the
+    record at ``offset`` failed), ``at_end`` when it runs to the end of the file (a torn or truncated tail)."""
+
+    offset: int
+    length: int
+    reason: str
+    at_end: bool = False
+
+
 @dataclass
 class RecordingContents:
-    """What :func:`read_recording` found."""
+    """What :func:`read_recording` found.
+
+    ``valid_bytes``: bytes in the header(s) and intact records; ``discarded_bytes``: every other byte (damaged
+    stretches and the torn tail); ``skipped``: those stretches (only a torn tail without ``resync``);
+    ``concatenated``: further file headers found after the first (files appended to each other).
+    """
 
     path: Path
     version: int
@@ -195,10 +219,48 @@ class RecordingContents:
     valid_bytes: int
     discarded_bytes: int
     stop_reason: str = ""  # "" when the file ended exactly after a record
+    skipped: list[SkippedRegion] = field(default_factory=list)
+    concatenated: int = 0
 
     @property
     def clean(self) -> bool:
         return self.discarded_bytes == 0
+
+    @property
+    def truncated(self) -> bool:
+        """The file ends inside a record (torn tail after a crash, or a cut copy)."""
+        return bool(self.skipped) and self.skipped[-1].at_end
+
+    @property
+    def damaged_regions(self) -> int:
+        """Damaged stretches inside the file (each lost at least one record), the torn tail not counted."""
+        return sum(not r.at_end for r in self.skipped)
+
+    @property
+    def skipped_bytes(self) -> int:
+        """Bytes of the damaged stretches inside the file (the torn tail not counted)."""
+        return sum(r.length for r in self.skipped if not r.at_end)
+
+    def report(self) -> dict[str, object]:
+        """Integrity figures for summaries (JSON-ready): bytes, records, skipped stretches, truncation, concatenation.
+        """
+        return {"records": len(self.records), "valid_bytes": self.valid_bytes, "discarded_bytes": self.discarded_bytes,
+                "skipped_bytes": self.skipped_bytes, "skipped_regions": self.damaged_regions,
+                "truncated": self.truncated, "truncated_bytes": self.skipped[-1].length if self.truncated else 0,
+                "concatenated_files": self.concatenated, "clean": self.clean and not self.concatenated}
+
+    def describe(self) -> str:
+        """One line for the terminal: '' for a clean single recording."""
+        parts = []
+        if self.damaged_regions:
+            parts.append(f"skipped {self.skipped_bytes} damaged bytes in {self.damaged_regions} place(s) "
+                         f"(at least {self.damaged_regions} record(s) lost: {self.skipped[0].reason} at byte "
+                         f"{self.skipped[0].offset})")
+        if self.truncated:
+            parts.append(f"truncated: the last {self.skipped[-1].length} bytes are a torn record")
+        if self.concatenated:
+            parts.append(f"{self.concatenated + 1} recordings concatenated")
+        return "; ".join(parts)
 
 
 def _read_header(data: bytes, path: Path) -> tuple[int, float]:
@@ -214,54 +276,126 @@ def _read_header(data: bytes, path: Path) -> tuple[int, float]:
     return version, created
 
 
+def _record_at(data: bytes, off: int) -> tuple[Record | None, int, str]:
+    """The record starting at ``off``: (record, its end offset, "") or (None, off, why it is not one)."""
+    n = len(data)
+    if off + 4 > n:
+        return None, off, "torn length field"
+    length = struct.unpack_from("<I", data, off)[0]
+    if not _MIN_BODY <= length <= MAX_RECORD_BODY:
+        return None, off, f"implausible record length {length}"
+    end = off + 4 + length + 4
+    if end > n:
+        return None, off, "torn record"
+    if struct.unpack_from("<I", data, off + 4 + length)[0] != zlib.crc32(data[off:off + 4 + length]):
+        return None, off, "record CRC mismatch"
+    b = off + 4
+    rtype, host_time, ndev = struct.unpack_from("<BdB", data, b)
+    b += 10
+    if length < _MIN_BODY + ndev:
+        return None, off, "device id longer than the record"
+    try:
+        dev = data[b:b + ndev].decode("utf-8")
+    except UnicodeDecodeError:
+        return None, off, "device id is not UTF-8"
+    b += ndev
+    ub = data[b:b + 16]
+    b += 16
+    return (Record(rtype, host_time, dev, "" if ub == _NULL_UUID else str(uuid.UUID(bytes=ub)),
+                   data[b:off + 4 + length]), end, "")
+
+
 def parse_records(data: bytes, offset: int = HEADER_SIZE) -> tuple[list[Record], int, str]:
     """Parse records from ``offset``; returns (records, end of the last good record, stop reason)."""
     out: list[Record] = []
     off = offset
-    n = len(data)
-    while off < n:
-        if off + 4 > n:
-            return out, off, "torn length field"
-        length = struct.unpack_from("<I", data, off)[0]
-        if not _MIN_BODY <= length <= MAX_RECORD_BODY:
-            return out, off, f"implausible record length {length}"
-        end = off + 4 + length + 4
-        if end > n:
-            return out, off, "torn record"
-        if struct.unpack_from("<I", data, off + 4 + length)[0] != zlib.crc32(data[off:off + 4 + length]):
-            return out, off, "record CRC mismatch"
-        b = off + 4
-        rtype, host_time, ndev = struct.unpack_from("<BdB", data, b)
-        b += 10
-        if length < _MIN_BODY + ndev:
-            return out, off, "device id longer than the record"
-        try:
-            dev = data[b:b + ndev].decode("utf-8")
-        except UnicodeDecodeError:
-            return out, off, "device id is not UTF-8"
-        b += ndev
-        ub = data[b:b + 16]
-        b += 16
-        out.append(Record(rtype, host_time, dev, "" if ub == _NULL_UUID else str(uuid.UUID(bytes=ub)),
-                          data[b:off + 4 + length]))
+    while off < len(data):
+        rec, end, reason = _record_at(data, off)
+        if rec is None:
+            return out, off, reason
+        out.append(rec)
         off = end
     return out, off, ""
 
 
-def read_recording(path: str | Path) -> RecordingContents:
-    """Read every intact record; stops cleanly at a torn or corrupt tail and reports the discarded bytes."""
+def _header_at(data: bytes, off: int) -> bool:
+    """A valid file header (magic + CRC) starts at ``off`` (a concatenated recording)."""
+    if data[off:off + len(MAGIC)] != MAGIC or off + HEADER_SIZE > len(data):
+        return False
+    return struct.unpack_from("<I", data, off + HEADER.size)[0] == zlib.crc32(data[off:off + HEADER.size])
+
+
+def _plausible_start(data: bytes, off: int) -> bool:
+    """Cheap filter before a CRC: plausible length, a known record type, a device id that fits."""
+    if off + 4 + _MIN_BODY + 4 > len(data):
+        return False
+    length = struct.unpack_from("<I", data, off)[0]
+    return (_MIN_BODY <= length <= MAX_RECORD_BODY and data[off + 4] in RECORD_TYPES
+            and data[off + 13] + _MIN_BODY <= length and off + 8 + length <= len(data))
+
+
+def scan_records(data: bytes, offset: int = HEADER_SIZE
+                 ) -> tuple[list[Record], int, list[SkippedRegion], int]:
+    """Parse records from ``offset``, resynchronising after damage (module docstring).
+
+    Returns (records, valid bytes from ``offset`` on, skipped stretches, further file headers found).
+    """
+    out: list[Record] = []
+    skipped: list[SkippedRegion] = []
+    headers = 0
+    valid = 0
+    off, n = offset, len(data)
+    while off < n:
+        rec, end, reason = _record_at(data, off)
+        if rec is not None:
+            out.append(rec)
+            valid += end - off
+            off = end
+            continue
+        if _header_at(data, off):
+            headers += 1
+            valid += HEADER_SIZE
+            off += HEADER_SIZE
+            continue
+        nxt = off + 1  # resynchronise: the next offset where a record (or a file header) is whole
+        while nxt < n:
+            if (_plausible_start(data, nxt) and _record_at(data, nxt)[0] is not None) or _header_at(data, nxt):
+                break
+            nxt += 1
+        skipped.append(SkippedRegion(off, nxt - off, reason, at_end=nxt >= n))
+        off = nxt
+    return out, valid, skipped, headers
+
+
+def read_recording(path: str | Path, resync: bool = False) -> RecordingContents:
+    """Read every intact record and report the discarded bytes.
+
+    Without ``resync`` it stops at the first torn or corrupt record (crash recovery: everything before it is
+    exact). With ``resync`` it skips damaged stretches and reads on (module docstring), reporting each one.
+    """
     path = Path(path)
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise InputFileError(path, "is a folder, not a recording") from None
+    except OSError as e:
+        raise InputFileError(path, f"cannot read the recording ({e.strerror or e})") from None
     version, created = _read_header(data, path)
-    records, end, reason = parse_records(data)
-    return RecordingContents(path, version, created, records, end, len(data) - end, reason)
+    if not resync:
+        records, end, reason = parse_records(data)
+        tail = [SkippedRegion(end, len(data) - end, reason, at_end=True)] if end < len(data) else []
+        return RecordingContents(path, version, created, records, end, len(data) - end, reason, tail)
+    records, valid, skipped, headers = scan_records(data)
+    valid += HEADER_SIZE
+    return RecordingContents(path, version, created, records, valid, len(data) - valid,
+                             skipped[0].reason if skipped else "", skipped, headers)
 
 
-def replay(path: str | Path, speed: float | None = None) -> Iterator[Record]:
+def replay(path: str | Path, speed: float | None = None, resync: bool = False) -> Iterator[Record]:
     """Yield the recorded records in file order; with ``speed`` (1.0 = real time) pace them by host time."""
     start_wall = time.monotonic()
     first: float | None = None
-    for rec in read_recording(path).records:
+    for rec in read_recording(path, resync=resync).records:
         if speed:
             first = rec.host_time if first is None else first
             delay = (rec.host_time - first) / speed - (time.monotonic() - start_wall)
@@ -289,20 +423,28 @@ class DecodedRecording:
     integrity: dict[tuple[str, str], StreamIntegrity] = field(default_factory=dict)
     errors: list[tuple[int, DecodeError]] = field(default_factory=list)  # (record index, error)
     discarded_bytes: int = 0
+    contents: RecordingContents | None = None  #: what the reader found (records, skipped stretches)
 
 
 def decode_recording(path: str | Path, decoders: Mapping[str, Callable[[], Decoder]],
-                     with_integrity: bool = False, **integrity_kwargs: object) -> DecodedRecording:
+                     with_integrity: bool = False, resync: bool = False, **integrity_kwargs: object
+                     ) -> DecodedRecording:
     """Decode a recording offline, reproducing the live decoded stream.
 
     Args:
         decoders: characteristic UUID (any case) -> factory of a fresh decoder; one decoder is made
             per (device id, characteristic), as live. Records of other characteristics are skipped.
         with_integrity: also run each stream through :class:`StreamIntegrity` (host times filled).
+        resync: read on after damaged records (:func:`read_recording`).
     """
+    return decode_contents(read_recording(path, resync=resync), decoders, with_integrity, **integrity_kwargs)
+
+
+def decode_contents(contents: RecordingContents, decoders: Mapping[str, Callable[[], Decoder]],
+                    with_integrity: bool = False, **integrity_kwargs: object) -> DecodedRecording:
+    """:func:`decode_recording` of records already read (:func:`read_recording`)."""
     factories = {str(uuid.UUID(k)): v for k, v in decoders.items()}
-    contents = read_recording(path)
-    result = DecodedRecording([], discarded_bytes=contents.discarded_bytes)
+    result = DecodedRecording([], discarded_bytes=contents.discarded_bytes, contents=contents)
     for i, rec in enumerate(contents.records):
         if rec.rtype != NOTIFICATION or rec.char_uuid not in factories:
             continue

@@ -8,7 +8,9 @@ import pytest
 from calibration.mount import Mount
 from toolkit.data.recording import make_recording
 from toolkit.data.splits import (
+    CoverageWarning,
     Normalizer,
+    choose_validation,
     fit_fold_normalizer,
     fit_normalizer,
     group_folds,
@@ -79,3 +81,30 @@ def test_normalizer_nan_and_round_trip():
     np.testing.assert_allclose(np.nanstd(z.reshape(-1, 6), 0), 1, atol=1e-4)
     m = Normalizer.from_dict(n.to_dict())
     np.testing.assert_allclose(m.mean, n.mean) and np.testing.assert_allclose(m.std, n.std)
+
+
+def test_validation_choice_covers_every_class_when_possible():
+    # 8 subjects; only s3 and s6 have class 2, only s5 has class 3: a random pick of 2 often misses class 2
+    classes = {"s0": {0, 1}, "s1": {0, 1}, "s2": {0, 1}, "s3": {0, 2}, "s4": {0, 1}, "s5": {1, 3}, "s6": {1, 2},
+               "s7": {0, 1}}  # fmt: skip
+    subject = np.array([s for s, ks in classes.items() for _ in ks])
+    y = np.array([k for ks in classes.values() for k in sorted(ks)])
+    names = ["a", "b", "c", "d"]
+    with pytest.warns(CoverageWarning) as rec:
+        folds = loso_folds(subject, 0.25, seed=0, y=y, class_names=names)
+    for fold in folds:
+        val = set().union(*(classes[s] for s in fold.val_subjects))
+        train = set().union(*(classes[s] for s in fold.train_subjects))
+        rest = set().union(*(classes[s] for s in fold.train_subjects + fold.val_subjects))
+        assert train == rest  # training keeps every class it can
+        if fold.test_subjects[0] not in ("s3", "s6"):
+            assert 2 in val  # the second holder of class 2 goes to validation when another one trains
+        assert fold.val_missing == tuple(names[k] for k in range(4) if k not in val)
+    fold_s0 = next(f for f in folds if f.name == "loso-s0")
+    # class d lives only in s5, which must train: validation lacks it, and the warning names it
+    assert fold_s0.val_missing == ("d",) and "s5" in fold_s0.train_subjects
+    msgs = [str(w.message) for w in rec]
+    assert any(m.startswith("fold loso-s0: no validation subject has class(es) d") for m in msgs)
+    assert any("no test subject has class(es)" in m and "c" in m for m in msgs)
+    assert folds == loso_folds(subject, 0.25, seed=0, y=y, class_names=names)  # seeded, deterministic
+    assert choose_validation(["a", "b"], {"a": frozenset({0}), "b": frozenset({1})}, 0, np.random.default_rng(0)) == []

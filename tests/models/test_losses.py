@@ -10,6 +10,7 @@ import torch
 from tests.models._helpers import make_batch
 from toolkit.models import Multi3Net, info_nce, masked_info_nce, masked_mse, multimodal_contrastive, pretrain_loss
 from toolkit.models.config import LossConfig, Multi3NetConfig
+from toolkit.models.losses import _masked_rows_ce, duplicate_matrix, text_geometry_loss
 
 CFG = Multi3NetConfig.tiny()
 
@@ -228,3 +229,77 @@ def test_loss_weights() -> None:
     base = pretrain_loss(out, batch, LossConfig())
     weighted = pretrain_loss(out, batch, LossConfig(w_contrastive=0.5, w_pose2imu=2.0, w_reconstruction=0.0))
     torch.testing.assert_close(weighted.total, 0.5 * base.contrastive + 2.0 * base.pose2imu)
+
+
+# ----------------------------------------------------------------------------- de-duplicated targets
+def test_duplicated_batch_has_the_deduplicated_loss() -> None:
+    torch.manual_seed(0)
+    q, k = torch.randn(5, 8), torch.randn(5, 8)
+    valid = torch.ones(5, dtype=torch.bool)
+    ref = masked_info_nce(q, k, valid)
+    rep = torch.tensor([0, 1, 2, 3, 4] * 3)  # every sample three times (e.g. 3 body variants, one text)
+    same = duplicate_matrix(rep)
+    torch.testing.assert_close(masked_info_nce(q[rep], k[rep], valid[rep], same=same), ref)
+    plain = masked_info_nce(q[rep], k[rep], valid[rep])
+    assert plain > ref + 0.5  # without de-duplication the copies are negatives: log 3 of extra loss or so
+
+
+def test_same_text_pairs_get_no_push_apart_gradient() -> None:
+    torch.manual_seed(1)
+    text = torch.randn(4, 8)
+    text[1] = text[0]  # windows 0 and 1 share their text
+    imu = torch.randn(4, 8)
+    tid = torch.tensor([7, 7, 8, 9])
+    grads = {}
+    for name, same in (("masked", duplicate_matrix(tid)), ("plain", None)):
+        logits = (torch.nn.functional.normalize(text, dim=-1) @ torch.nn.functional.normalize(imu, dim=-1).T / 0.07)
+        logits = logits.detach().requires_grad_(True)
+        valid = torch.ones(4, dtype=torch.bool)
+        loss = 0.5 * (_masked_rows_ce(logits, valid, same) + _masked_rows_ce(logits.T, valid, None if same is None
+                                                                             else same.T))  # fmt: skip
+        loss.backward()
+        grads[name] = logits.grad
+    # d loss / d s_01 > 0 would lower text0-imu1 similarity: pushing same-text windows apart
+    assert grads["plain"][0, 1] > 0 and grads["plain"][1, 0] > 0
+    assert grads["masked"][0, 1] == 0 and grads["masked"][1, 0] == 0
+    assert grads["masked"][0, 2] > 0  # real negatives still repel
+
+
+def test_multimodal_contrastive_masks_groups_everywhere_and_texts_only_with_text() -> None:
+    torch.manual_seed(2)
+    emb = {m: torch.randn(6, 8) for m in ("text", "pose", "imu_left")}
+    group = torch.tensor([0, 0, 1, 2, 3, 4])  # 0 and 1: body variants of one window
+    text_id = torch.tensor([0, 0, 0, 1, 1, 2])  # 0-2 share a text, 3-4 another
+    res = multimodal_contrastive(emb, group=group, text_id=text_id)
+    same_g, same_t = duplicate_matrix(group), duplicate_matrix(text_id)
+    valid = torch.ones(6, dtype=torch.bool)
+    torch.testing.assert_close(res.terms["pose-imu_left"], masked_info_nce(emb["pose"], emb["imu_left"], valid,
+                                                                           same=same_g))  # fmt: skip
+    torch.testing.assert_close(res.terms["text-pose"], masked_info_nce(emb["text"], emb["pose"], valid,
+                                                                       same=same_g | same_t))  # fmt: skip
+    plain = multimodal_contrastive(emb)
+    assert all(res.terms[k] < plain.terms[k] for k in res.terms)  # masking only removes negatives
+    assert not bool(duplicate_matrix(torch.tensor([-1, -1]))[0, 1])  # unknown ids never match
+
+
+def test_pretrain_loss_reads_group_and_text_id_from_the_batch() -> None:
+    batch = make_batch(CFG)
+    b = batch["imu_left"].shape[0]
+    model = Multi3Net(CFG)
+    out = model(batch)
+    plain = pretrain_loss(out, batch)
+    same = pretrain_loss(out, {**batch, "group": torch.arange(b), "text_id": torch.arange(b)})
+    torch.testing.assert_close(same.contrastive, plain.contrastive)  # all distinct: nothing masked
+    dup = pretrain_loss(out, {**batch, "text_id": torch.zeros(b, dtype=torch.long)})
+    assert dup.contrastive < plain.contrastive
+
+
+def test_text_geometry_loss_is_zero_for_a_rotation_and_positive_for_a_collapse() -> None:
+    torch.manual_seed(3)
+    lm = torch.randn(6, 384)
+    q, _ = torch.linalg.qr(torch.randn(384, 384))
+    assert text_geometry_loss(lm @ q, lm) < 1e-10  # an orthogonal map keeps every pairwise cosine
+    collapsed = torch.ones(6, 384) + 1e-3 * torch.randn(6, 384)
+    assert text_geometry_loss(collapsed, lm) > 0.5
+    only_two = torch.tensor([True, True, False, False, False, False])
+    assert text_geometry_loss(collapsed, lm, only_two) > 0 and text_geometry_loss(lm[:1], lm[:1]) == 0

@@ -53,3 +53,22 @@ def test_two_ddp_processes_end_with_identical_parameters(sim_dataset, tmp_path):
     h0, h1 = ranks[0]["history"][0], ranks[1]["history"][0]
     assert h0["total"] == h1["total"] and h0["windows"] >= ranks[0]["windows"]  # losses all-reduced over ranks
     assert (tmp_path / "ddp" / "pretrained.pt").is_file()
+
+
+def test_corpus_options_train_and_the_checkpoint_keeps_the_shared_wrist(sim_dataset, tmp_path):
+    aug = {"mirror_right": True, "twist_deg": 15.0, "tilt_deg": 5.0, "devices": ["wear-os-watch", "empatica-e4"]}
+    cfg = tiny_pretrain_config(sim_dataset, tmp_path / "aug", epochs=1, augment=aug, text_templates=True,
+                               text_geometry=1.0, workers=1, threads=1)  # fmt: skip
+    res = run_pretrain(cfg, log=False)
+    h = res.history[0]
+    assert h["text_geometry"] > 0 and h["workers"] == 1 and h["threads"] == 1
+    assert all(torch.isfinite(torch.tensor(h[k])) for k in ("total", "contrastive", "pose2imu", "reconstruction"))
+    model, _, ck = load_pretrained(res.checkpoint)
+    assert model.shared_wrists and ck.sidecar["config"]["augment"]["mirror_right"] is True
+    # the right wrist runs through the LEFT encoder: its embedding equals the left encoder's on the same window
+    x = torch.randn(3, cfg.grid.window_length, 6)
+    out = model({"imu_left": x, "imu_right": x})
+    torch.testing.assert_close(out.embeddings["imu_left"], out.embeddings["imu_right"])
+    # the same run with 0 workers gives the same weights (batches are seeded by epoch and indices, not by worker)
+    again = run_pretrain(cfg.replace(out_dir=str(tmp_path / "aug0"), workers=0), log=False)
+    assert parameter_digest(again.model) == parameter_digest(res.model)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from toolkit.cli.common import run_cli
+from toolkit.cli.args import bounded_int, finite_float, non_negative_int, positive_int
+from toolkit.cli.common import EXIT_USAGE, parse_args, run_cli
 from toolkit.cli.train_args import COMMON, FINETUNE, add_common, add_finetune, grid_from, overrides
 from toolkit.errors import ConfigError
 from toolkit.train.config import EVAL_METHODS, EvalConfig
@@ -16,6 +17,12 @@ EPILOG = """examples:
             --out reports/seglearn
   edge-eval --dataset sp-sw-har --methods dcl base --fractions 0.1 1.0 --experts --no-zero-shot --max-folds 3
   edge-eval --config reports/seglearn/config.yaml --seeds 0 1 2      # rerun with more seeds
+  edge-eval --config reports/configs/eval_loso.yaml --dataset seglearn --checkpoint multi3net=PRE.pt \\
+            --workers 2 --out reports/seglearn    # 2 processes; rerunning it resumes (skips finished runs)
+
+--workers N: N processes, one torch thread each (edge-eval only; 0 counts as 1). Finished runs are appended to
+OUT/runs.jsonl and a rerun with the same settings skips them. stats_rf, probe_random, probe_pretrained are
+scikit-learn rows on exactly the same windows as the deep rows.
 """
 
 
@@ -28,13 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--checkpoint", action="append", metavar="KEY=PATH",
                    help="pretrained checkpoints: multi3net=, imu_recon=, contrastive= (repeat)")  # fmt: skip
     e.add_argument("--methods", nargs="+", choices=EVAL_METHODS)
-    e.add_argument("--fractions", nargs="+", type=float, help="label fractions (default 0.1 0.25 0.5 1.0)")
-    e.add_argument("--seeds", nargs="+", type=int)
-    e.add_argument("--experts", nargs="*", type=int, help="experts sweep (give no value to skip it)")
+    e.add_argument("--fractions", nargs="+", type=finite_float(0.0, 1.0, min_inclusive=False),
+                   help="label fractions (default 0.1 0.25 0.5 1.0)")
+    e.add_argument("--seeds", nargs="+", type=non_negative_int(2**32 - 1))
+    e.add_argument("--experts", nargs="*", type=positive_int(1024), help="experts sweep (give no value to skip it)")
     e.add_argument("--split", choices=["loso", "groups"])
-    e.add_argument("--groups", type=int, help="subject groups for --split groups (default 5)")
+    e.add_argument("--groups", type=bounded_int(2, 10_000), help="subject groups for --split groups (default 5)")
     e.add_argument("--subjects", nargs="+", help="restrict to these subjects")
-    e.add_argument("--max-folds", type=int, help="evaluate only the first N folds")
+    e.add_argument("--max-folds", type=positive_int(), help="evaluate only the first N folds")
     e.add_argument("--no-zero-shot", dest="zero_shot", action="store_const", const=False)
     e.add_argument("--text-embeddings", choices=["minilm", "hash"], help="zero-shot class descriptions")
     return ap
@@ -51,16 +59,20 @@ def parse_checkpoints(items: list[str] | None) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), argv)
+    if args is None:
+        return EXIT_USAGE
 
     def body() -> int:
         from toolkit.train.evaluate import run_evaluation
         from toolkit.train.report import command_line, write_report
 
         cfg = EvalConfig.load_yaml(args.config) if args.config else EvalConfig()
-        ft_flags = overrides(args, [n for n in COMMON + FINETUNE if n != "out_dir"])
+        ft_flags = overrides(args, [n for n in COMMON + FINETUNE if n not in ("out_dir", "workers")])
         ft = cfg.finetune.replace(grid=grid_from(args, cfg.finetune.grid), **ft_flags)
-        flags = overrides(args, ["out_dir", "split", "groups", "max_folds", "zero_shot", "text_embeddings"])
+        flags = overrides(args, ["out_dir", "split", "groups", "max_folds", "zero_shot", "text_embeddings", "workers"])
+        if "workers" in flags:
+            flags["workers"] = max(1, flags["workers"])
         for name, attr in (("methods", "methods"), ("fractions", "label_fractions"), ("seeds", "seeds"),
                            ("experts", "experts"), ("subjects", "subjects")):  # fmt: skip
             if getattr(args, name) is not None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from toolkit.cli.common import run_cli
+from toolkit.cli.args import finite_float
+from toolkit.cli.common import EXIT_USAGE, parse_args, run_cli
 from toolkit.cli.train_args import COMMON, FINETUNE, add_common, add_finetune, grid_from, overrides
 from toolkit.train.config import FinetuneConfig
 
@@ -25,12 +26,15 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--checkpoint", help="pretrained Multi3Net checkpoint (.pt with its .json sidecar)")
     ap.add_argument("--method", choices=["multi3net", "base", "dcl"])
     ap.add_argument("--test-subjects", nargs="+", help="subjects held out for the final test")
-    ap.add_argument("--label-fraction", type=float, help="share of labelled windows kept per class (0-1]")
+    ap.add_argument("--label-fraction", type=finite_float(0.0, 1.0, min_inclusive=False),
+                   help="share of labelled windows kept per class (0-1]")
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), argv)
+    if args is None:
+        return EXIT_USAGE
 
     def body() -> int:
         from toolkit.train.finetune_job import run_finetune

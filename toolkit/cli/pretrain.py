@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from toolkit.cli.common import run_cli
+from toolkit.cli.args import positive_int
+from toolkit.cli.common import EXIT_USAGE, parse_args, run_cli
 from toolkit.cli.train_args import COMMON, add_common, grid_from, overrides
 from toolkit.data.paths import data_root_candidates
 from toolkit.train.config import PretrainConfig
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--text-cache", metavar="DIR", help="sentence-embedding cache folder")
     ap.add_argument("--scheduler", choices=["none", "cosine"])
-    ap.add_argument("--max-windows", type=int, help="use only the first N windows")
+    ap.add_argument("--max-windows", type=positive_int(), help="use only the first N windows")
     ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pt when it exists")
     return ap
 
@@ -50,7 +51,9 @@ def resolve_data(folders: list[str], data_root: str | None) -> tuple[str, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), argv)
+    if args is None:
+        return EXIT_USAGE
 
     def body() -> int:
         from toolkit.train.pretrain import run_pretrain

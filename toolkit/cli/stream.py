@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -22,8 +21,17 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from toolkit.cli.common import run_cli
+from toolkit.cli.args import (
+    MAX_THREADS,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    probability,
+)
+from toolkit.cli.common import EXIT_USAGE, output_file, parse_args, run_cli
 from toolkit.errors import ConfigError
+from toolkit.strict_json import dumps as strict_dumps
 
 PROG = "edge-stream"
 DEFAULT_MODEL = "dist/watch"
@@ -73,8 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--runtime", choices=("pte", "tflite", "onnx"), default="pte",
                    help="pte = ExecuTorch, tflite = LiteRT, onnx = ONNX Runtime (default: %(default)s)")
     m.add_argument("--precision", choices=("int8", "fp32"), default="int8", help="default: %(default)s")
-    m.add_argument("--threads", type=int, default=1, help="inference threads (default: %(default)s)")
-    m.add_argument("--smoothing", type=int, default=3, help="smooth over the last K windows (default: %(default)s)")
+    m.add_argument("--threads", type=positive_int(MAX_THREADS), default=1,
+                   help="inference threads (default: %(default)s)")
+    m.add_argument("--smoothing", type=positive_int(10_000), default=3,
+                   help="smooth over the last K windows (default: %(default)s)")
     c = p.add_argument_group("calibration")
     c.add_argument("--calibration", metavar="FILE", help="calibration file written by edge-calibrate")
     c.add_argument("--wrist", choices=("left", "right"), default="left",
@@ -83,17 +93,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--mount", action="append", metavar="DEVICE=WRIST[,FACE][,rotDEG]",
                    help="mount of one device not in --calibration, e.g. M3E-x=right,palmar; repeatable")
     v = p.add_argument_group("virtual devices")
-    v.add_argument("--speed", type=float, default=1.0, help="replay speed (1 = real time)")
-    v.add_argument("--loss", type=float, default=0.0, help="packet loss probability to inject, 0..1")
-    v.add_argument("--jitter-ms", type=float, default=0.0, help="notification timing jitter (sd) to inject [ms]")
-    v.add_argument("--seed", type=int, default=0, help="seed of the injected faults")
+    v.add_argument("--speed", type=positive_float(1e6), default=1.0, help="replay speed (1 = real time)")
+    v.add_argument("--loss", type=probability(), default=0.0, help="packet loss probability to inject, 0..1")
+    v.add_argument("--jitter-ms", type=non_negative_float(60_000.0), default=0.0,
+                   help="notification timing jitter (sd) to inject [ms]")
+    v.add_argument("--seed", type=non_negative_int(), default=0, help="seed of the injected faults")
     o = p.add_argument_group("output")
     o.add_argument("--json", action="store_true", help="one JSON line per prediction on stdout, a summary at the end")
-    o.add_argument("--record", metavar="FILE", help="record every raw packet here (default: "
-                                                    "recordings/edge-stream-<time>.m3erec)")
-    o.add_argument("--no-record", action="store_true", help="do not record")
-    o.add_argument("--seconds", type=float, help="stop after this many seconds")
-    o.add_argument("--timeout", type=float, default=10.0, help="scan / connect timeout [s] (default: %(default)s)")
+    rec = o.add_mutually_exclusive_group()
+    rec.add_argument("--record", metavar="FILE", help="record every raw packet here (default: "
+                                                      "recordings/edge-stream-<time>.m3erec)")
+    rec.add_argument("--no-record", action="store_true", help="do not record")
+    o.add_argument("--seconds", type=positive_float(), help="stop after this many seconds")
+    o.add_argument("--timeout", type=positive_float(3600.0), default=10.0,
+                   help="scan / connect timeout [s] (default: %(default)s)")
     o.add_argument("--lsl", action="store_true", help="publish predictions as a Lab Streaming Layer outlet (pylsl)")
     o.add_argument("--quiet", action="store_true", help="no terminal view")
     return p
@@ -169,7 +182,7 @@ class JsonLines:
         from toolkit.stream.live import prediction_record
 
         out = self.out or sys.stdout
-        out.write(json.dumps(prediction_record(p, true)) + "\n")
+        out.write(strict_dumps(prediction_record(p, true)) + "\n")
         out.flush()
 
 
@@ -198,8 +211,9 @@ class LslOutlet:
                             1e3 * float(p.latency_s)])
 
 
-def _pct(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
+def _pct(values: list[float], q: float) -> float | None:
+    """The q-th percentile, rounded to µs; None (JSON null) when there is nothing to measure."""
+    return round(float(np.percentile(values, q)), 3) if values else None
 
 
 def device_summary(runner: Any, device_id: str, counters: dict[str, Any] | None) -> dict[str, Any]:
@@ -208,13 +222,13 @@ def device_summary(runner: Any, device_id: str, counters: dict[str, Any] | None)
     lat = [1e3 * p.latency_s for p in preds]
     out: dict[str, Any] = {"device": device_id, "windows": len(preds),
                            "flagged_windows": sum(1 for p in preds if p.flagged),
-                           "latency_ms_p50": round(_pct(lat, 50), 3), "latency_ms_p99": round(_pct(lat, 99), 3)}
+                           "latency_ms_p50": _pct(lat, 50), "latency_ms_p99": _pct(lat, 99)}
     with contextlib.suppress(Exception):
         st = runner.engine.stats(device_id)
         out["dropped_windows"] = int(st.get("dropped_windows", 0))
     if counters is not None:
         out.update({k: counters.get(k) for k in ("packets", "lost_packets", "lost_samples", "duplicates", "connected",
-                                                 "reconnects")})
+                                                 "reconnects", "device_packets") if k in counters})
     score = runner.scores.get(device_id)
     if score is not None and len(score):
         out.update({"labelled_windows": len(score), "accuracy": round(score.accuracy, 4),
@@ -265,6 +279,31 @@ class View:
         self.out.flush()
 
 
+def with_device_side_loss(counters: dict[str, dict[str, Any]], peripherals: dict[str, Any]
+                          ) -> dict[str, dict[str, Any]]:
+    """Loss from the sender's sequence numbers where the sender is known (virtual devices).
+
+    The receiver sees a hole only between two packets that arrived: packets lost before the first or after the
+    last one that arrived (with ``--loss 0.99``: all of them) are invisible to it. A virtual device numbers every
+    packet it generates; ``device_packets`` counts those it put on the link while a central was subscribed (sent
+    once each, or lost to the injected loss), and ``lost_packets`` = device packets - distinct packets delivered,
+    when larger than what the receiver counted.
+    """
+    out = {}
+    for dev, c in counters.items():
+        c = dict(c)
+        p = peripherals.get(dev)
+        pc = getattr(p, "counters", None)
+        if pc is not None:
+            generated = int(pc.sent) - int(pc.duplicated) + int(pc.dropped_loss)
+            delivered = max(0, int(c.get("data_packets", c.get("packets", 0))) - int(c.get("duplicates", 0))
+                            - int(c.get("late", 0)))
+            c["device_packets"] = generated
+            c["lost_packets"] = max(int(c.get("lost_packets") or 0), generated - delivered)
+        out[dev] = c
+    return out
+
+
 # --------------------------------------------------------------------------- run
 def make_engine(args: argparse.Namespace) -> tuple[Any, Any]:
     from export.manifest import load_artefact
@@ -302,7 +341,7 @@ def _summary(runner: Any, counters: dict[str, dict[str, Any]], device_ids: list[
 
 def _print_summary(summary: dict[str, Any], args: argparse.Namespace) -> None:
     if args.json:
-        print(json.dumps(summary), flush=True)
+        print(strict_dumps(summary), flush=True)
     msg = f"{PROG}: {sum(d['windows'] for d in summary['devices'])} windows from {len(summary['devices'])} device(s)"
     if "macro_f1" in summary:
         msg += (f"; labelled replay: accuracy {100 * summary['accuracy']:.1f} %, macro F1 "
@@ -310,26 +349,36 @@ def _print_summary(summary: dict[str, Any], args: argparse.Namespace) -> None:
                 f"{summary['labelled_windows']} windows")
     if summary["recording"]:
         msg += f"; recording: {summary['recording']}"
+    damage = summary.get("recording_check", {}).get("description")
+    if damage:
+        msg += f"; recording damaged: {damage}"
+    lossy = [d for d in summary["devices"] if d.get("device_packets") and d.get("lost_packets")]
+    for d in lossy:
+        msg += (f"; {d['device']}: {d['lost_packets']} of {d['device_packets']} packets lost "
+                f"({100 * d['lost_packets'] / d['device_packets']:.1f} %)")
     print(msg + (" (interrupted)" if summary["interrupted"] else ""), file=sys.stderr)
 
 
 def stream_recording(args: argparse.Namespace) -> int:
     """``--recording``: every device of a recording through the engine, in recorded order."""
-    from firmware_bridge.playback import recorded_streams
+    from firmware_bridge.playback import open_recording
 
     artefact, engine = make_engine(args)
     listeners = [JsonLines()] if args.json else []
     runner = make_runner(args, engine, listeners)
     started = time.perf_counter()
-    streams = recorded_streams(args.recording)
+    replay = open_recording(args.recording)
+    streams = replay.streams
     for dev, stream in streams.items():
         for b in stream.batches:
             t = b.device_time_s if b.device_time_s is not None else b.host_time_s
             runner.feed(dev, t, b.acc, b.gyro, arrival_s=None, ble_profile=stream.profile)
     runner.finish()
     summary = _summary(runner, {}, list(streams), artefact, False, None, time.perf_counter() - started)
+    summary["recording_check"] = {**replay.report(), "description": replay.describe() or None}
     if not args.quiet:
-        View(sys.stderr, False).draw(render_view(runner, {}, list(streams), f"{PROG}: {args.recording}",
+        header = f"{PROG}: {args.recording}" + (f"  [{replay.describe()}]" if replay.describe() else "")
+        View(sys.stderr, False).draw(render_view(runner, {}, list(streams), header,
                                                  dict.fromkeys(streams, "replayed")), 0.0, final=True)
     _print_summary(summary, args)
     return 0
@@ -395,7 +444,7 @@ async def _stream_live(args: argparse.Namespace, virtual: list[str]) -> int:
             finally:
                 await session.stop()
                 runner.finish()
-            counters = session.counters()
+            counters = with_device_side_loss(session.counters(), by_name)
             elapsed = time.monotonic() - started
             view.draw(render_view(runner, counters, session.device_ids, f"{header}  {elapsed:6.1f} s", states()),
                       elapsed, final=not args.quiet)
@@ -405,21 +454,19 @@ async def _stream_live(args: argparse.Namespace, virtual: list[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``edge-stream``; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), argv)
+    if args is None:
+        return EXIT_USAGE
 
     def body() -> int:
         virtual = [v for group in (args.virtual or []) for v in group]
         if sum(map(bool, (virtual, args.device, args.recording))) != 1:
             raise ConfigError("give exactly one source: --device NAME_OR_ADDRESS, --virtual NAME or --recording FILE")
-        if args.smoothing < 1 or args.threads < 1:
-            raise ConfigError("--smoothing and --threads must be >= 1")
-        if args.speed <= 0 or not 0 <= args.loss < 1 or args.jitter_ms < 0:
-            raise ConfigError("--speed must be > 0, --loss in [0, 1), --jitter-ms >= 0")
-        if args.seconds is not None and args.seconds <= 0:
-            raise ConfigError("--seconds must be > 0")
         for m in args.mount or []:
             parse_mount(m)
         resolve_model_folder(args.model)
+        if args.record:
+            output_file(args.record, "--record", may_exist=False)
         if args.recording:
             return stream_recording(args)
         if virtual:

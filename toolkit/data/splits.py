@@ -7,13 +7,21 @@
   group ``i``.
 * In every fold the **validation subjects are drawn from the training subjects only** (``val_fraction`` of them,
   at least one when there are two or more, with a per-fold seed); train, validation and test subjects are
-  disjoint.
+  disjoint. Given the window labels ``y``, the choice is **stratified** (:func:`choose_validation`): among the
+  subject subsets of the right size (all of them, or ``MAX_SUBSETS`` seeded random ones when there are more),
+  it keeps those whose remaining training subjects cover the most classes, then those whose validation subjects
+  cover the most classes, and picks one of them with the fold's seed. Classes that no validation subject or no
+  test subject of a fold has are named in the fold (``val_missing`` / ``test_missing``) and in a
+  :class:`CoverageWarning`.
 * :class:`Normalizer`: per-channel mean / std (NaN-aware, so missing gyro channels are ignored), fitted with
   :func:`fit_normalizer` on the fold's training windows only.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +30,12 @@ import numpy as np
 from toolkit.errors import ConfigError
 
 SCHEMA_VERSION = 1
+#: most subject subsets scored when choosing validation subjects (beyond it: a seeded random sample)
+MAX_SUBSETS = 2000
+
+
+class CoverageWarning(UserWarning):
+    """A fold's validation or test subjects lack some classes."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +46,8 @@ class Fold:
     train_subjects: tuple[str, ...]
     val_subjects: tuple[str, ...]
     test_subjects: tuple[str, ...]
+    val_missing: tuple[str, ...] = ()  #: classes no validation subject has (known when labels were given)
+    test_missing: tuple[str, ...] = ()  #: classes no test subject has
 
     def __post_init__(self) -> None:
         tr, va, te = set(self.train_subjects), set(self.val_subjects), set(self.test_subjects)
@@ -45,8 +61,11 @@ class Fold:
                      (self.train_subjects, self.val_subjects, self.test_subjects))  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "train": list(self.train_subjects), "val": list(self.val_subjects),
-                "test": list(self.test_subjects)}  # fmt: skip
+        out = {"name": self.name, "train": list(self.train_subjects), "val": list(self.val_subjects),
+               "test": list(self.test_subjects)}  # fmt: skip
+        if self.val_missing or self.test_missing:
+            out |= {"val_missing": list(self.val_missing), "test_missing": list(self.test_missing)}
+        return out
 
 
 def _subjects(subject: np.ndarray | list[str]) -> list[str]:
@@ -56,23 +75,106 @@ def _subjects(subject: np.ndarray | list[str]) -> list[str]:
     return subs
 
 
-def _split_val(train: list[str], val_fraction: float, rng: np.random.Generator) -> tuple[list[str], list[str]]:
+def _n_val(n_train: int, val_fraction: float) -> int:
     if not 0 <= val_fraction < 1:
         raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    n_val = 0 if val_fraction == 0 or len(train) < 2 else max(1, int(round(val_fraction * len(train))))
-    n_val = min(n_val, len(train) - 1)
-    picked = set(rng.choice(np.asarray(train), size=n_val, replace=False).tolist()) if n_val else set()
+    n_val = 0 if val_fraction == 0 or n_train < 2 else max(1, int(round(val_fraction * n_train)))
+    return min(n_val, n_train - 1)
+
+
+def subject_classes(subject: np.ndarray | list[str], y: np.ndarray) -> dict[str, frozenset[int]]:
+    """{subject: the class indices its (N,) windows ``y`` have}."""
+    s = np.asarray(subject).astype(str)
+    y = np.asarray(y)
+    return {sub: frozenset(np.unique(y[s == sub]).tolist()) for sub in sorted(set(s.tolist()))}
+
+
+def choose_validation(
+    candidates: list[str], classes_of: dict[str, frozenset[int]], n_val: int, rng: np.random.Generator
+) -> list[str]:
+    """``n_val`` of ``candidates`` as validation subjects, stratified for class coverage (module docstring).
+
+    Returns them in ``candidates`` order. Deterministic for a given ``rng`` state.
+    """
+    if n_val <= 0:
+        return []
+    n = len(candidates)
+    if math.comb(n, n_val) <= MAX_SUBSETS:
+        subsets = [tuple(c) for c in itertools.combinations(range(n), n_val)]
+    else:
+        subsets = sorted({tuple(sorted(rng.choice(n, size=n_val, replace=False).tolist())) for _ in range(MAX_SUBSETS)})
+    every = frozenset().union(*(classes_of[c] for c in candidates))
+
+    def score(sub: tuple[int, ...]) -> tuple[int, int]:
+        val = frozenset().union(*(classes_of[candidates[i]] for i in sub))
+        rest = [candidates[i] for i in range(n) if i not in sub]
+        train = frozenset().union(*(classes_of[c] for c in rest)) if rest else every
+        return len(train), len(val)
+
+    scores = [score(sub) for sub in subsets]
+    best = max(scores)
+    ties = [sub for sub, sc in zip(subsets, scores, strict=True) if sc == best]
+    pick = set(ties[int(rng.integers(len(ties)))])
+    return [c for i, c in enumerate(candidates) if i in pick]
+
+
+def _split_val(
+    train: list[str],
+    val_fraction: float,
+    rng: np.random.Generator,
+    classes_of: dict[str, frozenset[int]] | None = None,
+) -> tuple[list[str], list[str]]:
+    n_val = _n_val(len(train), val_fraction)
+    if classes_of is not None:
+        picked = set(choose_validation(train, classes_of, n_val, rng))
+    else:
+        picked = set(rng.choice(np.asarray(train), size=n_val, replace=False).tolist()) if n_val else set()
     return [s for s in train if s not in picked], [s for s in train if s in picked]
 
 
-def loso_folds(subject: np.ndarray | list[str], val_fraction: float = 0.2, seed: int = 0) -> list[Fold]:
-    """Leave-one-subject-out folds over the distinct subjects of ``subject`` (sorted)."""
+def with_coverage(
+    fold: Fold, classes_of: dict[str, frozenset[int]] | None, class_names: list[str] | None
+) -> Fold:
+    """``fold`` with its missing classes named (and a CoverageWarning) when labels are known."""
+    if classes_of is None:
+        return fold
+    every = sorted(frozenset().union(*classes_of.values()))
+    names = class_names or [str(k) for k in range(max(every) + 1)]
+
+    def missing(subjects: tuple[str, ...]) -> tuple[str, ...]:
+        have = frozenset().union(*(classes_of[s] for s in subjects)) if subjects else frozenset()
+        return tuple(names[k] for k in every if k not in have)
+
+    val_missing = missing(fold.val_subjects) if fold.val_subjects else ()
+    test_missing = missing(fold.test_subjects)
+    if val_missing or test_missing:
+        parts = []
+        if val_missing:
+            parts.append(f"no validation subject has class(es) {', '.join(val_missing)}")
+        if test_missing:
+            parts.append(f"no test subject has class(es) {', '.join(test_missing)}")
+        warnings.warn(f"fold {fold.name}: " + "; ".join(parts), CoverageWarning, stacklevel=3)
+    return Fold(fold.name, fold.train_subjects, fold.val_subjects, fold.test_subjects, val_missing, test_missing)
+
+
+def loso_folds(
+    subject: np.ndarray | list[str],
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    y: np.ndarray | None = None,
+    class_names: list[str] | None = None,
+) -> list[Fold]:
+    """Leave-one-subject-out folds over the distinct subjects of ``subject`` (sorted).
+
+    With the windows' (N,) labels ``y`` the validation subjects are chosen for class coverage (module docstring).
+    """
     subs = _subjects(subject)
+    classes_of = subject_classes(subject, y) if y is not None else None
     folds = []
     for i, test in enumerate(subs):
         rest = [s for s in subs if s != test]
-        train, val = _split_val(rest, val_fraction, np.random.default_rng([seed, i]))
-        folds.append(Fold(f"loso-{test}", tuple(train), tuple(val), (test,)))
+        train, val = _split_val(rest, val_fraction, np.random.default_rng([seed, i]), classes_of)
+        folds.append(with_coverage(Fold(f"loso-{test}", tuple(train), tuple(val), (test,)), classes_of, class_names))
     return folds
 
 
@@ -88,14 +190,22 @@ def subject_groups(subject: np.ndarray | list[str], k: int = 5, seed: int = 0) -
     return [sorted(g) for g in groups]
 
 
-def group_folds(subject: np.ndarray | list[str], k: int = 5, val_fraction: float = 0.2, seed: int = 0) -> list[Fold]:
-    """``k`` folds, fold ``i`` testing on subject group ``i`` (:func:`subject_groups`)."""
+def group_folds(
+    subject: np.ndarray | list[str],
+    k: int = 5,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    y: np.ndarray | None = None,
+    class_names: list[str] | None = None,
+) -> list[Fold]:
+    """``k`` folds, fold ``i`` testing on subject group ``i`` (:func:`subject_groups`); ``y`` as in loso_folds."""
     groups = subject_groups(subject, k, seed)
+    classes_of = subject_classes(subject, y) if y is not None else None
     folds = []
     for i, test in enumerate(groups):
         rest = sorted(s for j, g in enumerate(groups) if j != i for s in g)
-        train, val = _split_val(rest, val_fraction, np.random.default_rng([seed, 1000 + i]))
-        folds.append(Fold(f"group-{i}", tuple(train), tuple(val), tuple(test)))
+        train, val = _split_val(rest, val_fraction, np.random.default_rng([seed, 1000 + i]), classes_of)
+        folds.append(with_coverage(Fold(f"group-{i}", tuple(train), tuple(val), tuple(test)), classes_of, class_names))
     return folds
 
 
@@ -154,11 +264,15 @@ def fit_fold_normalizer(x: np.ndarray, subject: np.ndarray, fold: Fold) -> Norma
 
 
 __all__ = [
+    "CoverageWarning",
     "Fold",
     "Normalizer",
     "fit_fold_normalizer",
+    "choose_validation",
     "fit_normalizer",
     "group_folds",
     "loso_folds",
+    "subject_classes",
     "subject_groups",
+    "with_coverage",
 ]

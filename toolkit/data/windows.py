@@ -18,7 +18,8 @@ Windows: a window is kept when it fits in one segment; its label is the majority
 (ties -> the smallest index); windows whose majority label is -1 (unlabelled) are dropped unless
 ``keep_unlabelled``. A recording without gyroscope gets NaN gyro channels and ``has_gyro`` False.
 
-Synthetic windows (:func:`synthetic_windows`) read a simulator dataset folder (:mod:`toolkit.sim.dataset`), take
+Synthetic windows (:func:`synthetic_windows`) read a simulator dataset folder (:mod:`toolkit.sim.dataset`; a clip's
+optional ``texts`` become the window's ``templates``, older folders give one text per clip), take
 the ``left_wrist`` and ``right_wrist`` placements (zeros + ``has_left/has_right`` False when a clip lacks one),
 resample IMU with the same polyphase filter and the pose (local axis-angle joint rotations) by slerp to the
 model rate, and cut windows on the same grid as the real ones.
@@ -97,10 +98,14 @@ class SyntheticWindows:
         imu_left, imu_right: (N, L, 6) float32 [acc m/s^2, gyro rad/s] of the left / right wrist watch.
         has_left, has_right: (N,) bool (False: the clip had no such placement; the array holds zeros).
         pose: (N, L, 24, 3) float32 local joint rotations, axis-angle [rad] (SMPL order).
-        text: (N,) int64 index into ``texts``; texts: the distinct clip descriptions.
+        text: (N,) int64 index into ``texts`` of the clip's main description (windows with the same main text
+            share a label: their template sentences are interchangeable).
+        texts: the distinct texts (main descriptions and template sentences).
         clip: (N,) str clip name; variant: (N,) int64 attribute variant.
         start_s: (N,) float64 window start [s].
         rate_hz, window_s, hop_s: the grid; meta: settings and the dataset's manifest summary.
+        templates: (N, K) int64 indices into ``texts`` of every sentence of the window's clip (column 0 =
+            ``text``), -1 padded; None at construction = ``text[:, None]`` (one sentence per clip).
     """
 
     imu_left: np.ndarray
@@ -117,6 +122,11 @@ class SyntheticWindows:
     window_s: float
     hop_s: float
     meta: dict[str, Any] = field(default_factory=dict)
+    templates: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.templates is None:
+            self.templates = np.asarray(self.text, np.int64)[:, None]
 
     def __len__(self) -> int:
         return int(self.imu_left.shape[0])
@@ -258,7 +268,7 @@ def synthetic_windows(
     """
     length, hop = _check_grid(rate_hz, window_s, hop_s)
     texts: dict[str, int] = {}
-    cols: dict[str, list] = {k: [] for k in ("l", "r", "hl", "hr", "pose", "text", "clip", "variant", "start")}
+    cols: dict[str, list] = {k: [] for k in ("l", "r", "hl", "hr", "pose", "text", "clip", "variant", "start", "tpl")}
     for _, arrays in iter_clips(dataset_dir):
         src_rate = float(arrays["rate_hz"])
         names = [str(p) for p in arrays["placements"]]
@@ -279,6 +289,7 @@ def synthetic_windows(
         pose = _resample_pose(arrays["pose"], float(arrays.get("pose_rate_hz", src_rate)), t_new)
         text = str(arrays["text"])
         ti = texts.setdefault(text, len(texts))
+        tpl = [ti] + [texts.setdefault(str(t), len(texts)) for t in arrays.get("texts", ()) if str(t) != text]
         for s in range(0, n - length + 1, hop):
             for key, (sig, ok) in zip(("l", "r"), imu, strict=True):
                 cols[key].append(sig[s : s + length] if ok else np.zeros((length, 6)))
@@ -286,6 +297,7 @@ def synthetic_windows(
             cols["hr"].append(imu[1][1])
             cols["pose"].append(pose[s : s + length])
             cols["text"].append(ti)
+            cols["tpl"].append(tpl)
             cols["clip"].append(str(arrays.get("clip", "")))
             cols["variant"].append(int(arrays.get("variant", 0)))
             cols["start"].append(s / rate_hz)
@@ -299,7 +311,17 @@ def synthetic_windows(
         start_s=np.asarray(cols["start"], np.float64), rate_hz=float(rate_hz), window_s=float(window_s),
         hop_s=float(hop_s), meta={"dataset": str(dataset_dir), "placements": list(placements),
                                   "channels": list(CHANNELS)},
+        templates=pad_templates(cols["tpl"]),
     )  # fmt: skip
+
+
+def pad_templates(rows: list[list[int]]) -> np.ndarray:
+    """Ragged per-window text-index lists -> (N, K) int64, -1 padded (K = the longest list, at least 1)."""
+    k = max((len(r) for r in rows), default=1)
+    out = np.full((len(rows), max(k, 1)), -1, np.int64)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return out
 
 
 __all__ = [
@@ -310,6 +332,7 @@ __all__ = [
     "RealWindows",
     "SyntheticWindows",
     "majority_label",
+    "pad_templates",
     "real_windows",
     "resample_recording",
     "synthetic_windows",

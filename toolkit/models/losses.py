@@ -6,6 +6,15 @@ join it, a term with no usable sample is exactly 0 (no NaN, gradient 0), and a m
 from the whole batch simply drops its terms. The masked InfoNCE keeps the batch's fixed shape
 (invalid rows and columns are masked in the similarity matrix instead of being indexed away), so it
 needs no host synchronisation; only the list of skipped pairs reads the counts back.
+
+De-duplicated targets: a batch may hold samples that are the same thing in one modality: windows of clips with
+the same text (label), and body variants of one clip at one start time (identical pose tensor). Treating them as
+each other's negatives pushes identical inputs apart. Optional id tensors say who is whom: ``group`` (B,) int
+(same pose = same group) and ``text_id`` (B,) int (same text label). In the pair (a, b) the off-diagonal logit
+(i, j) is masked (left out of the softmax: neither positive nor negative) when i and j share their group, or,
+when one of a, b is ``text``, their text id, and a negative that appears m times counts once (its exp-logit
+/ m). A batch whose every sample appears m times then has exactly the de-duplicated batch's loss
+(:func:`masked_info_nce`).
 """
 
 from __future__ import annotations
@@ -31,27 +40,53 @@ def info_nce(q: Tensor, k: Tensor, tau: float = 0.07) -> Tensor:
     return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
 
 
-def _masked_rows_ce(logits: Tensor, valid: Tensor) -> Tensor:
+def _masked_rows_ce(logits: Tensor, valid: Tensor, same: Tensor | None = None) -> Tensor:
     """Cross-entropy of each row of a (B, B) matrix against its diagonal, over valid columns only.
 
-    Returns the mean over valid rows (0 when there is none). Invalid columns get a very negative
-    finite logit (never -inf, so that a row with no valid entry stays finite).
+    Returns the mean over valid rows (0 when there is none). Invalid columns, and off-diagonal
+    columns where ``same`` (B, B) bool is True (duplicates of the row), get a very negative finite
+    logit (never -inf, so that a row with no valid entry stays finite): no gradient flows to them.
+    With ``same``, every other column j is counted once per duplicate set: its exp-logit is divided
+    by m_j, the number of valid columns that are duplicates of j (itself included), so a negative
+    repeated m times weighs what it would weigh once.
     """
     fill = torch.finfo(logits.dtype).min
-    masked = logits.masked_fill(~valid[None, :], fill)
+    drop = ~valid[None, :]
+    if same is not None:
+        same = same.to(torch.bool)
+        eye = torch.eye(logits.shape[0], dtype=torch.bool, device=logits.device)
+        drop = drop | (same & ~eye)
+        mult = ((same | eye) & valid[:, None]).sum(dim=0).clamp(min=1).to(logits.dtype)
+        logits_w = torch.where(eye, logits, logits - torch.log(mult)[None, :])
+        masked = logits_w.masked_fill(drop, fill)
+        per_row = torch.logsumexp(masked, dim=-1) - logits.diagonal()
+        per_row = torch.where(valid, per_row, torch.zeros_like(per_row))
+        return per_row.sum() / valid.sum().clamp(min=1)
+    masked = logits.masked_fill(drop, fill)
     per_row = torch.logsumexp(masked, dim=-1) - logits.diagonal()
     per_row = torch.where(valid, per_row, torch.zeros_like(per_row))
     return per_row.sum() / valid.sum().clamp(min=1)
 
 
-def masked_info_nce(q: Tensor, k: Tensor, valid: Tensor, tau: float = 0.07) -> Tensor:
+def masked_info_nce(q: Tensor, k: Tensor, valid: Tensor, tau: float = 0.07, same: Tensor | None = None) -> Tensor:
     """:func:`info_nce` restricted to the samples where ``valid`` (B,) is True.
 
     Equal to ``info_nce(q[valid], k[valid], tau)``; exactly 0 when fewer than 2 samples are valid
     (with one sample the loss is log 1 = 0; with none there is nothing to average).
+    ``same`` (B, B) bool, symmetric: pairs that are duplicates; their off-diagonal logits are left out
+    of both softmaxes (module docstring), so duplicates are never negatives of each other.
     """
     logits = F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).T / tau
-    return 0.5 * (_masked_rows_ce(logits, valid) + _masked_rows_ce(logits.T, valid))
+    same_t = None if same is None else same.T
+    return 0.5 * (_masked_rows_ce(logits, valid, same) + _masked_rows_ce(logits.T, valid, same_t))
+
+
+def duplicate_matrix(ids: Tensor | None) -> Tensor | None:
+    """(B,) integer ids -> (B, B) bool ``ids_i == ids_j`` (None for None); negative ids never match (unknown)."""
+    if ids is None:
+        return None
+    eq = ids[:, None] == ids[None, :]
+    return eq & (ids[:, None] >= 0)
 
 
 def pair_name(a: str, b: str) -> str:
@@ -74,6 +109,8 @@ def multimodal_contrastive(
     masks: dict[str, Tensor] | None = None,
     tau: float = 0.07,
     pairs: list[str] | tuple[str, ...] | None = None,
+    group: Tensor | None = None,
+    text_id: Tensor | None = None,
 ) -> ContrastiveTerms:
     """Sum of masked symmetric InfoNCE over every pair of the modalities present (paper, eq. 5).
 
@@ -83,8 +120,12 @@ def multimodal_contrastive(
         tau: temperature.
         pairs: restrict to these "a-b" names (order-insensitive); None = every pair present.
             A requested pair whose modality is absent from ``embeddings`` is listed as skipped.
+        group: (B,) int pose identity (same clip and start time, any body variant); duplicates are
+            masked in every pair (module docstring). None = every sample distinct.
+        text_id: (B,) int text label; duplicates are masked in the pairs with ``text``.
     Each pair uses the samples having both modalities; a pair with fewer than 2 contributes 0.
     """
+    same_group, same_text = duplicate_matrix(group), duplicate_matrix(text_id)
     masks = masks or {}
     names = [m for m in MODALITIES if m in embeddings] + sorted(set(embeddings) - set(MODALITIES))
     if not names:
@@ -104,7 +145,10 @@ def multimodal_contrastive(
             continue
         valid = mask_of(a) & mask_of(b)
         name = pair_name(a, b)
-        terms[name] = masked_info_nce(embeddings[a], embeddings[b], valid, tau)
+        same = same_group
+        if "text" in (a, b) and same_text is not None:
+            same = same_text if same is None else same | same_text
+        terms[name] = masked_info_nce(embeddings[a], embeddings[b], valid, tau, same)
         count_tensors[name] = valid.sum()
     counts = dict(zip(count_tensors, torch.stack(list(count_tensors.values())).tolist(), strict=True)) if terms else {}
     skipped = [n for n, c in counts.items() if c < 2]
@@ -183,7 +227,8 @@ def pretrain_loss(
     Args:
         outputs: a :class:`~toolkit.models.multi3net.Multi3NetOutput` (embeddings, masks,
             ``pose2imu`` and ``reconstruction`` (B, L, 2 C) or None).
-        batch: the batch given to the model; ``imu_left``/``imu_right`` (B, L, C) are the targets.
+        batch: the batch given to the model; ``imu_left``/``imu_right`` (B, L, C) are the targets;
+            optional ``group`` / ``text_id`` (B,) int64 de-duplicate the contrastive targets.
         cfg: weights, temperature and pairs.
         ablation: "full" (all three terms), "contrastive_only" (no MSE terms),
             "reconstruction_only" (IMU reconstruction MSE only).
@@ -200,7 +245,7 @@ def pretrain_loss(
 
     contrastive, terms, skipped = zero, {}, []
     if ablation != "reconstruction_only":
-        res = multimodal_contrastive(embeddings, masks, cfg.tau, cfg.pairs)
+        res = multimodal_contrastive(embeddings, masks, cfg.tau, cfg.pairs, batch.get("group"), batch.get("text_id"))
         contrastive, terms, skipped = res.total, res.terms, res.skipped
 
     pose2imu = reconstruction = zero
@@ -231,3 +276,23 @@ def _imu_target(batch: dict[str, Tensor], masks: dict[str, Tensor]) -> tuple[Ten
     has_left = masks.get("imu_left", none) if "imu_left" in batch else none
     has_right = masks.get("imu_right", none) if "imu_right" in batch else none
     return torch.cat([left, right], dim=-1), has_left, has_right
+
+
+def text_geometry_loss(text_latent: Tensor, text_lm: Tensor, valid: Tensor | None = None) -> Tensor:
+    """How far the text encoder bends the language model's geometry: mean squared difference of pairwise cosines.
+
+    Args:
+        text_latent: (B, D) text embeddings in the latent space.
+        text_lm: (B, 384) the frozen sentence embeddings they came from.
+        valid: (B,) bool rows with text (None = all).
+    Returns:
+        scalar, mean over off-diagonal valid pairs of ``(cos(e_i, e_j) - cos(s_i, s_j))^2`` (0 with < 2 rows).
+        Keeping it small keeps unseen prompts (zero-shot classes) near the training texts they resemble.
+    """
+    a = F.normalize(text_latent, dim=-1)
+    b = F.normalize(text_lm, dim=-1)
+    diff = a @ a.T - b @ b.T
+    n = a.shape[0]
+    v = torch.ones(n, dtype=torch.bool, device=a.device) if valid is None else valid.to(torch.bool)
+    pair = v[:, None] & v[None, :] & ~torch.eye(n, dtype=torch.bool, device=a.device)
+    return torch.where(pair, diff * diff, torch.zeros_like(diff)).sum() / pair.sum().clamp(min=1)

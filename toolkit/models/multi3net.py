@@ -13,6 +13,9 @@ has_left       (B,) bool         sample has a left-wrist window (else its row is
 has_right      (B,) bool         likewise right wrist
 has_pose       (B,) bool         likewise pose
 has_text       (B,) bool         likewise text
+group          (B,) i64          optional: pose identity (same clip + start = same id)
+text_id        (B,) i64          optional: text label; both de-duplicate the contrastive
+                                 targets (:mod:`toolkit.models.losses`)
 =============  ================  ===========================================================
 
 Any modality key may be left out (that modality is absent from the whole batch); a missing
@@ -29,6 +32,10 @@ made-up window's embedding.
 Ablations (``Multi3NetConfig.ablation``, the paper's tables):
 ``full`` everything; ``contrastive_only`` no decoders run; ``reconstruction_only`` only the two
 IMU encoders and the reconstructor run.
+
+Shared wrists (``Multi3Net.shared_wrists``, set by the trainer when the right wrist is mirrored into the left-wrist
+frame, saved in the checkpoint's extra): the right-wrist window goes through the LEFT encoder too, so one
+left-frame encoder learns from both wrists (the ``imu_right`` parameters stay, unused).
 """
 
 from __future__ import annotations
@@ -79,6 +86,7 @@ class Multi3Net(nn.Module):
         self.pose2imu = Pose2ImuDecoder(cfg.decoder, both_wrists)
         self.reconstructor = ImuReconstructor(cfg.decoder, both_wrists)
         self.ablation = cfg.ablation
+        self.shared_wrists = False
 
     @property
     def ablation(self) -> str:
@@ -118,7 +126,7 @@ class Multi3Net(nn.Module):
         out = Multi3NetOutput(embeddings={}, masks={})
         for name in ("imu_left", "imu_right"):
             if name in inputs:
-                enc = getattr(self, name)(inputs[name])
+                enc = (self.imu_left if self.shared_wrists else getattr(self, name))(inputs[name])
                 out.embeddings[name], out.imu_tokens[name] = enc.embedding, enc.tokens
                 out.masks[name] = masks[name]
         if not recon_only:

@@ -1,6 +1,6 @@
 """Zero-shot activity recognition in the shared latent space (AnyMo / UniMTS style).
 
-Each class is described by a sentence (e.g. "a person is walking"), embedded by the frozen
+Each class is described by a sentence or several prompts (averaged, :func:`prompt_ensemble`), embedded by the frozen
 language model (:class:`~toolkit.models.text_embedding.SentenceEmbedder`, (K, 384)) and mapped
 into the latent space by the pretrained text encoder (K, D). An IMU window's embedding (B, D) is
 scored against every class by cosine similarity; the predicted class is the argmax.
@@ -30,6 +30,20 @@ def class_text_embeddings(text_encoder: TextEncoder, sentence_embeddings: Tensor
     Runs the encoder in eval mode (BatchNorm running statistics) and restores its mode afterwards.
     """
     return _eval_call(text_encoder, sentence_embeddings)
+
+
+def prompt_ensemble(prompt_embeddings: Tensor, owner: Tensor, num_classes: int) -> Tensor:
+    """(P, D) latent embeddings of P prompts, (P,) class of each -> (K, D) unit class embeddings.
+
+    Each class is the normalised mean of its prompts' unit vectors (CLIP-style prompt ensembling); a class
+    without a prompt raises ValueError.
+    """
+    counts = torch.bincount(owner, minlength=num_classes)
+    if bool((counts == 0).any()):
+        raise ValueError(f"prompt_ensemble: classes without a prompt: {torch.nonzero(counts == 0).flatten().tolist()}")
+    unit = F.normalize(prompt_embeddings, dim=-1)
+    sums = torch.zeros(num_classes, unit.shape[1], dtype=unit.dtype, device=unit.device).index_add_(0, owner, unit)
+    return F.normalize(sums, dim=-1)
 
 
 @torch.no_grad()

@@ -125,11 +125,14 @@ class Checkpoint:
 def read_sidecar(path: str | Path) -> dict[str, Any]:
     side = sidecar_path(path)
     try:
-        return json.loads(side.read_text())
+        data = json.loads(side.read_text())
     except FileNotFoundError:
         raise CheckpointError(path, f"no sidecar {side.name}: cannot verify its sha256, refusing to load") from None
-    except (OSError, json.JSONDecodeError) as e:
-        raise CheckpointError(side, f"unreadable sidecar ({e})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise CheckpointError(side, f"unreadable sidecar ({type(e).__name__})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(side, f"sidecar is a JSON {type(data).__name__}, expected an object")
+    return data
 
 
 def load_checkpoint(path: str | Path, kind: str | None = None, map_location: str | torch.device = "cpu") -> Checkpoint:

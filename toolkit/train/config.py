@@ -24,6 +24,7 @@ import yaml
 from toolkit.data.windows import DEFAULT_HOP_S, DEFAULT_RATE_HZ, DEFAULT_WINDOW_S
 from toolkit.errors import ConfigError
 from toolkit.models.config import ABLATIONS
+from toolkit.train.augment import AugmentConfig
 
 PRESETS = ("default", "tiny")
 OPTIMIZERS = ("adamw", "adam")
@@ -35,13 +36,18 @@ SELECT_ON = ("val_f1", "val_loss")
 CLASS_WEIGHTS = ("balanced", "none")
 SPLITS = ("loso", "groups")
 #: methods of the paper's table rows (``edge-eval``)
-EVAL_METHODS = ("dcl", "base", "imu_recon", "contrastive", "multi3net_frozen", "multi3net_not_frozen")
+DEEP_METHODS = ("dcl", "base", "imu_recon", "contrastive", "multi3net_frozen", "multi3net_not_frozen")
+#: scikit-learn rows: random forest on window statistics, linear probes on frozen encoders
+SKLEARN_METHODS = ("stats_rf", "probe_random", "probe_pretrained")
+EVAL_METHODS = DEEP_METHODS + SKLEARN_METHODS
 #: checkpoint key each pretrained method needs in ``EvalConfig.checkpoints``
 METHOD_CHECKPOINT = {
     "imu_recon": "imu_recon",
     "contrastive": "contrastive",
     "multi3net_frozen": "multi3net",
     "multi3net_not_frozen": "multi3net",
+    "probe_random": "multi3net",  # the architecture (weights random)
+    "probe_pretrained": "multi3net",
 }
 
 
@@ -175,11 +181,18 @@ class PretrainConfig(_ConfigMixin):
     workers: int = 0  #: DataLoader worker processes
     max_windows: int | None = None  #: keep only the first N windows (tests, benchmarks)
     progress: bool = True  #: progress bar (shown only on a terminal, rank 0)
+    augment: dict[str, Any] = field(default_factory=dict)  #: toolkit.train.augment.AugmentConfig keys
+    text_templates: bool = False  #: draw one of the clip's template sentences per window (else its main text)
+    threads: int = 0  #: torch intra-op threads per process; 0 = leave torch's default
+    text_geometry: float = 0.0  #: weight of the text-geometry regulariser (toolkit.models.losses.text_geometry_loss)
 
     def __post_init__(self) -> None:
         if isinstance(self.data, str):
             self.data = (self.data,)
         _check_optim(self)
+        AugmentConfig.from_dict(self.augment)  # ConfigError for unknown keys or bad values
+        _check(isinstance(self.threads, int) and self.threads >= 0, f"threads must be >= 0, got {self.threads!r}")
+        _check(self.text_geometry >= 0, f"text_geometry must be >= 0, got {self.text_geometry}")
         _one_of("ablation", self.ablation, ABLATIONS)
         _one_of("text_embeddings", self.text_embeddings, TEXT_MODES)
         _one_of("scheduler", self.scheduler, SCHEDULERS)
@@ -205,23 +218,27 @@ class FinetuneConfig(_ConfigMixin):
     checkpoint: str | None = None  #: pretrained Multi3Net checkpoint (.pt with its .json sidecar)
     method: str = "multi3net"
     freeze: str = "not_frozen"
-    unfreeze_patience: int = 3  #: P
+    unfreeze_at: float = 0.3  #: not_frozen: unfreeze after this fraction of the step budget (warm-up frozen)
+    unfreeze_patience: int = 4  #: P: evaluations without validation-loss improvement that unfreeze earlier
     encoder: str = "left"  #: which pretrained wrist encoder (real right-wrist data is mirrored to the left)
     model: str = "default"  #: preset for base/dcl without a checkpoint
     model_overrides: dict[str, Any] = field(default_factory=dict)
     num_experts: int | None = None  #: override the classifier's experts
     optimizer: str = "adamw"
     lr: float = 1e-3
-    encoder_lr_scale: float = 1.0  #: encoder learning rate = lr * this (after unfreezing)
+    encoder_lr_scale: float = 0.1  #: encoder learning rate = lr * this (after unfreezing)
     weight_decay: float = 1e-2
-    batch_size: int = 64
-    epochs: int = 30
-    early_stop_patience: int = 8  #: epochs without improvement of ``select_on`` before stopping
+    batch_size: int = 32
+    epochs: int = 10  #: the budget is max(min_steps, epochs * steps per epoch) optimiser steps (capped by max_steps)
+    min_steps: int = 300  #: floor of the step budget (holds at 10 % labels)
+    max_steps: int | None = None  #: cap of the step budget (None: no cap)
+    eval_every: int = 50  #: steps between validation evaluations (model selection)
+    early_stop_patience: int = 8  #: evaluations without improvement of ``select_on`` to stop (after min_steps)
     select_on: str = "val_f1"  #: model selection: val_f1 (macro F1) | val_loss
     class_weights: str = "balanced"
-    val_fraction: float = 0.2  #: fraction of the TRAINING subjects used for validation
+    val_fraction: float = 0.2  #: fraction of the TRAINING subjects used for validation (all their windows)
     test_subjects: tuple[str, ...] = ()  #: subjects held out entirely (edge-finetune reports on them)
-    label_fraction: float = 1.0  #: fraction of labelled windows kept per class (train and validation)
+    label_fraction: float = 1.0  #: fraction of labelled TRAINING windows kept per class (validation: all)
     seed: int = 0
     device: str = "auto"
     workers: int = 0
@@ -237,6 +254,12 @@ class FinetuneConfig(_ConfigMixin):
         _one_of("class_weights", self.class_weights, CLASS_WEIGHTS)
         _one_of("encoder", self.encoder, ("left", "right"))
         _check(self.unfreeze_patience >= 1, f"unfreeze_patience must be >= 1, got {self.unfreeze_patience}")
+        _check(0 <= self.unfreeze_at <= 1, f"unfreeze_at must be in [0, 1], got {self.unfreeze_at}")
+        _check(isinstance(self.min_steps, int) and self.min_steps >= 1, f"min_steps must be >= 1, got {self.min_steps}")
+        _check(self.max_steps is None or (isinstance(self.max_steps, int) and self.max_steps >= self.min_steps),
+               f"max_steps must be >= min_steps ({self.min_steps}), got {self.max_steps}")  # fmt: skip
+        _check(isinstance(self.eval_every, int) and self.eval_every >= 1,
+               f"eval_every must be >= 1, got {self.eval_every}")  # fmt: skip
         _check(self.early_stop_patience >= 1, "early_stop_patience must be >= 1")
         _check(0 <= self.val_fraction < 1, f"val_fraction must be in [0, 1), got {self.val_fraction}")
         _check(0 < self.label_fraction <= 1, f"label_fraction must be in (0, 1], got {self.label_fraction}")
@@ -258,7 +281,7 @@ class EvalConfig(_ConfigMixin):
     methods: tuple[str, ...] = EVAL_METHODS
     checkpoints: dict[str, str] = field(default_factory=dict)  #: multi3net / imu_recon / contrastive -> .pt
     label_fractions: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)
-    seeds: tuple[int, ...] = (0,)
+    seeds: tuple[int, ...] = (0, 1, 2)
     experts: tuple[int, ...] = (1, 2, 4, 8, 16)  #: experts sweep (empty: none), at label fraction 1.0
     experts_method: str = "multi3net_not_frozen"
     split: str = "loso"  #: loso | groups
@@ -266,6 +289,7 @@ class EvalConfig(_ConfigMixin):
     subjects: tuple[str, ...] = ()  #: restrict to these subjects (empty: all)
     max_folds: int | None = None  #: evaluate only the first N folds (quick runs)
     zero_shot: bool = True  #: zero-shot row (needs checkpoints.multi3net and text embeddings)
+    workers: int = 1  #: runs in parallel worker processes (one torch thread each)
     text_embeddings: str = "minilm"  #: minilm | hash (tests) for the zero-shot class descriptions
     text_cache: str | None = None
 
@@ -273,7 +297,7 @@ class EvalConfig(_ConfigMixin):
         for m in self.methods:
             _one_of("method", m, EVAL_METHODS)
         _check(len(self.methods) > 0 or bool(self.experts) or self.zero_shot, "nothing to evaluate")
-        _one_of("experts_method", self.experts_method, EVAL_METHODS)
+        _one_of("experts_method", self.experts_method, DEEP_METHODS)
         _one_of("split", self.split, SPLITS)
         _one_of("text_embeddings", self.text_embeddings, ("minilm", "hash"))
         for f in self.label_fractions:
@@ -283,15 +307,18 @@ class EvalConfig(_ConfigMixin):
         _check(len(self.seeds) >= 1, "give at least one seed")
         _check(self.max_folds is None or self.max_folds >= 1, "max_folds must be >= 1")
         _check(self.groups >= 2, f"groups must be >= 2, got {self.groups}")
+        _check(isinstance(self.workers, int) and self.workers >= 1, f"workers must be >= 1, got {self.workers}")
         unknown = sorted(set(self.checkpoints) - set(METHOD_CHECKPOINT.values()))
         _check(not unknown, f"checkpoints: unknown keys {unknown} (known: multi3net, imu_recon, contrastive)")
 
 
 __all__ = [
+    "DEEP_METHODS",
     "EVAL_METHODS",
     "EvalConfig",
     "FinetuneConfig",
     "GridConfig",
     "METHOD_CHECKPOINT",
     "PretrainConfig",
+    "SKLEARN_METHODS",
 ]

@@ -7,12 +7,17 @@
   the training mean after standardisation.
 * :class:`BatchDataset`: a dict of tensors indexed by a list of row indices (used with a BatchSampler, so a
   batch is one gather, not B calls).
+* :class:`PretrainBatches`: the pretraining set made batch by batch (in DataLoader workers when there are any):
+  one of the clip's template sentences per window, training-time augmentation (:mod:`toolkit.train.augment`),
+  normalisation, and the de-duplication ids ``group`` / ``text_id`` (:mod:`toolkit.models.losses`); seeded by
+  ``(seed, epoch, batch indices)``, so it does not depend on the number of workers.
 * :func:`load_real_windows`: dataset name -> :class:`~toolkit.data.windows.RealWindows` on the run's grid.
 * :func:`generated_windows`: a small synthetic "real" dataset with subjects and learnable classes (tests).
 """
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +28,7 @@ from torch.utils.data import Dataset
 from toolkit.data.splits import Normalizer, fit_normalizer
 from toolkit.data.windows import CHANNELS, RealWindows, SyntheticWindows, real_windows, synthetic_windows
 from toolkit.errors import ConfigError
+from toolkit.train.augment import Augmenter
 from toolkit.train.config import GridConfig
 from toolkit.train.modelcfg import pose_frame_index
 
@@ -41,21 +47,29 @@ def load_synthetic(folders: tuple[str, ...] | list[str], grid: GridConfig) -> Sy
     if len(parts) == 1:
         return parts[0]
     texts: list[str] = []
-    remapped = []
+    where: dict[str, int] = {}
+    remapped, templates = [], []
     for p in parts:
-        idx = []
-        for t in p.texts:
-            if t not in texts:
-                texts.append(t)
-            idx.append(texts.index(t))
-        remapped.append(np.asarray(idx, np.int64)[p.text])
+        idx = np.asarray([where.setdefault(t, len(where)) for t in p.texts], np.int64)
+        remapped.append(idx[p.text])
+        tpl = np.where(p.templates >= 0, idx[np.clip(p.templates, 0, None)], -1)
+        templates.append(tpl)
+    texts = list(where)
+    width = max(t.shape[1] for t in templates)
+    templates = [np.pad(t, ((0, 0), (0, width - t.shape[1])), constant_values=-1) for t in templates]
     cat = lambda k: np.concatenate([getattr(p, k) for p in parts])  # noqa: E731
     return SyntheticWindows(
         imu_left=cat("imu_left"), imu_right=cat("imu_right"), has_left=cat("has_left"), has_right=cat("has_right"),
         pose=cat("pose"), text=np.concatenate(remapped), texts=texts, clip=cat("clip"), variant=cat("variant"),
         start_s=cat("start_s"), rate_hz=parts[0].rate_hz, window_s=parts[0].window_s, hop_s=parts[0].hop_s,
-        meta={"datasets": [str(f) for f in folders]},
+        meta={"datasets": [str(f) for f in folders]}, templates=np.concatenate(templates),
     )  # fmt: skip
+
+
+def pose_groups(sw: SyntheticWindows) -> np.ndarray:
+    """(N,) int64 id per window; equal ids = same clip and start time (body variants share the pose tensor)."""
+    keys = np.char.add(np.char.add(sw.clip.astype(str), "@"), np.round(sw.start_s, 6).astype(str))
+    return np.unique(keys, return_inverse=True)[1].astype(np.int64).reshape(-1)
 
 
 def fit_synthetic_normalizer(sw: SyntheticWindows) -> Normalizer:
@@ -96,6 +110,75 @@ def pretrain_tensors(
         "has_right": torch.from_numpy(sw.has_right.astype(bool)),
         "has_pose": torch.ones(n, dtype=torch.bool), "has_text": has_text,
     }  # fmt: skip
+
+
+class PretrainBatches(Dataset):
+    """The pretraining set as batches made on the fly; ``ds[list_of_indices]`` -> one batch dict.
+
+    Keys: those of :func:`pretrain_tensors` plus ``group`` and ``text_id`` (B,) int64 (pose identity and text
+    label, for the de-duplicated contrastive targets). With ``templates`` each window's text is drawn from its
+    clip's sentences (``SyntheticWindows.templates``), else it is the clip's main text; ``text_id`` is the main
+    text's index either way (all sentences of one label are one text). Randomness: a generator seeded with
+    ``(seed, epoch, crc32 of the indices)``; :meth:`set_epoch` before each epoch.
+
+    Args:
+        sw: the windows; normalizer: IMU statistics (fitted on unaugmented windows); num_frames: pose frames F.
+        text_emb: (len(sw.texts), 384) embeddings of every text, or None (text masked out).
+        augment: training-time augmentation or None; templates: draw a template sentence per window.
+    """
+
+    def __init__(
+        self,
+        sw: SyntheticWindows,
+        normalizer: Normalizer,
+        num_frames: int,
+        text_emb: np.ndarray | None,
+        augment: Augmenter | None = None,
+        templates: bool = False,
+        seed: int = 0,
+    ):
+        length = sw.imu_left.shape[1]
+        self.imu_left, self.imu_right = sw.imu_left, sw.imu_right
+        self.has_left = torch.from_numpy(sw.has_left.astype(bool))
+        self.has_right = torch.from_numpy(sw.has_right.astype(bool))
+        self.pose = torch.from_numpy(np.ascontiguousarray(sw.pose[:, pose_frame_index(length, num_frames)], np.float32))
+        self.text_emb = None if text_emb is None else torch.from_numpy(np.asarray(text_emb, np.float32))
+        self.text = sw.text.astype(np.int64)
+        self.tpl = np.asarray(sw.templates, np.int64)
+        self.n_tpl = np.maximum((self.tpl >= 0).sum(axis=1), 1)
+        self.group = torch.from_numpy(pose_groups(sw))
+        self.normalizer, self.augment, self.templates, self.seed = normalizer, augment, templates, int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    def rng(self, index: np.ndarray) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.epoch, zlib.crc32(index.astype(np.int64).tobytes())])
+
+    def __getitem__(self, index: list[int]) -> dict[str, Tensor]:
+        idx = np.asarray(index, np.int64)
+        rng = self.rng(idx)
+        left, right = self.imu_left[idx], self.imu_right[idx]
+        if self.augment is not None:
+            left, right = self.augment.wrist(left, rng), self.augment.wrist(right, rng, right=True)
+        b = len(idx)
+        if self.text_emb is None:
+            text, has_text = torch.zeros(b, 384), torch.zeros(b, dtype=torch.bool)
+        else:
+            pick = rng.integers(0, self.n_tpl[idx]) if self.templates else np.zeros(b, np.int64)
+            chosen = np.where(self.templates, self.tpl[idx, pick], self.text[idx]) if self.templates else self.text[idx]
+            text, has_text = self.text_emb[torch.from_numpy(chosen)], torch.ones(b, dtype=torch.bool)
+        t = torch.from_numpy(idx)
+        return {
+            "imu_left": _norm(left, self.normalizer), "imu_right": _norm(right, self.normalizer),
+            "pose": self.pose[t], "text_emb": text, "has_left": self.has_left[t], "has_right": self.has_right[t],
+            "has_pose": torch.ones(b, dtype=torch.bool), "has_text": has_text, "group": self.group[t],
+            "text_id": torch.from_numpy(self.text[idx]),
+        }  # fmt: skip
 
 
 def classifier_inputs(x: np.ndarray, normalizer: Normalizer) -> Tensor:

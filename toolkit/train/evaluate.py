@@ -3,36 +3,59 @@
 Methods (the paper's table rows): ``dcl`` (DeepConvLSTM), ``base`` (Multi3Net+ classifier, random init),
 ``imu_recon`` / ``contrastive`` (encoder pretrained with the ``reconstruction_only`` / ``contrastive_only``
 ablation, fine-tuned with ``finetune.freeze``), ``multi3net_frozen`` / ``multi3net_not_frozen`` (full
-pretraining). Experts sweep: ``experts_method`` at 100 % labels with 1, 2, 4, 8, 16 experts. Zero-shot: the
-``multi3net`` checkpoint, every window of every subject, no labels (scored per subject).
+pretraining); and the scikit-learn rows that keep them honest (:mod:`toolkit.train.shallow`): ``stats_rf``
+(random forest on window statistics), ``probe_random`` / ``probe_pretrained`` (logistic regression on a frozen
+random-init / pretrained encoder). Every deep row gets the same step budget (:func:`toolkit.train.finetune.
+step_budget`); every row sees the same windows (:func:`toolkit.train.protocol.prepare_fold`). Experts sweep:
+``experts_method`` at 100 % labels. Zero-shot: the ``multi3net`` checkpoint, every window of every subject, no
+labels (scored per subject).
 
 Folds: :func:`~toolkit.data.splits.loso_folds` or :func:`~toolkit.data.splits.group_folds` with validation
-subjects drawn from the training subjects; each run goes through :func:`toolkit.train.protocol.fit_and_test`
-and its leak guard (the audit is kept in the results).
+subjects chosen from the training subjects for class coverage (classes missing from a fold's validation or test
+subjects are printed as warnings); each deep run goes through :func:`toolkit.train.protocol.fit_and_test` and its
+leak guard (the audit is kept in the results).
+
+Runs: ``workers`` processes (spawned, one torch thread each; one worker runs in this process, also with one
+thread, so the results do not depend on ``workers``). Every finished run is appended to ``<out_dir>/runs.jsonl``
+with a key of the settings that determine it; a rerun with the same settings skips the runs already there
+(resumable). One progress line per finished run.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import multiprocessing
 import sys
 import time
+import warnings
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from toolkit.data.splits import group_folds, loso_folds
+from toolkit.data.splits import CoverageWarning, Fold, group_folds, loso_folds
 from toolkit.data.windows import RealWindows
 from toolkit.errors import ConfigError
 from toolkit.models.config import Multi3NetConfig
 from toolkit.models.multi3net import Multi3Net
-from toolkit.train.config import METHOD_CHECKPOINT, EvalConfig, FinetuneConfig
+from toolkit.train.config import METHOD_CHECKPOINT, SKLEARN_METHODS, EvalConfig, FinetuneConfig
 from toolkit.train.data import load_real_windows
+from toolkit.train.features import window_statistics
 from toolkit.train.metrics import fold_metrics, mean_std, pooled_metrics
 from toolkit.train.modelcfg import resolve_model_config
 from toolkit.train.pretrain import load_pretrained
 from toolkit.train.protocol import fit_and_test
 from toolkit.train.runtime import resolve_device
-from toolkit.train.zeroshot import class_descriptions, zero_shot
+from toolkit.train.shallow import sklearn_fold
+from toolkit.train.zeroshot import class_prompts, zero_shot
+
+JOURNAL = "runs.jsonl"
+RunKey = tuple[str, float, int, int, str]  #: (method, label fraction, experts, seed, fold name)
 
 
 def method_settings(method: str, base: FinetuneConfig) -> dict[str, Any]:
@@ -44,7 +67,7 @@ def method_settings(method: str, base: FinetuneConfig) -> dict[str, Any]:
         "contrastive": {"method": "multi3net"},
         "multi3net_frozen": {"method": "multi3net", "freeze": "frozen"},
         "multi3net_not_frozen": {"method": "multi3net", "freeze": "not_frozen"},
-    }[method]
+    }.get(method, {})
 
 
 def select_windows(cfg: EvalConfig) -> RealWindows:
@@ -57,13 +80,21 @@ def select_windows(cfg: EvalConfig) -> RealWindows:
     return w
 
 
-def make_folds(cfg: EvalConfig, subject: np.ndarray) -> list:
+def make_folds(cfg: EvalConfig, windows: RealWindows, log: Any = None) -> list[Fold]:
+    """The protocol's folds (validation subjects chosen for class coverage); coverage warnings go to ``log``."""
     ft = cfg.finetune
-    if cfg.split == "loso":
-        folds = loso_folds(subject, ft.val_fraction, seed=0)
-    else:
-        folds = group_folds(subject, cfg.groups, ft.val_fraction, seed=0)
-    return folds[: cfg.max_folds] if cfg.max_folds else folds
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CoverageWarning)
+        if cfg.split == "loso":
+            folds = loso_folds(windows.subject, ft.val_fraction, 0, windows.y, windows.class_names)
+        else:
+            folds = group_folds(windows.subject, cfg.groups, ft.val_fraction, 0, windows.y, windows.class_names)
+    folds = folds[: cfg.max_folds] if cfg.max_folds else folds
+    names = {f.name for f in folds}
+    for w in caught:
+        if log and issubclass(w.category, CoverageWarning) and str(w.message).split(":")[0].split()[-1] in names:
+            print(f"warning: {w.message}", file=log)
+    return folds
 
 
 def load_checkpoints(cfg: EvalConfig, needed: set[str]) -> dict[str, tuple[Multi3Net, dict[str, Any]]]:
@@ -85,58 +116,174 @@ def load_checkpoints(cfg: EvalConfig, needed: set[str]) -> dict[str, tuple[Multi
     return out
 
 
-def run_evaluation(cfg: EvalConfig, log: Any = None) -> dict[str, Any]:
-    """Run every requested setting; returns the results dict that :mod:`toolkit.train.report` writes."""
-    log = sys.stderr if log is None else log
-    t_start = time.perf_counter()
+def settings_key(cfg: EvalConfig, checkpoints: dict[str, str]) -> str:
+    """Hash of everything that determines a run's result besides its RunKey (resume only matches equal keys)."""
+    ft = cfg.finetune.to_dict()
+    for k in ("out_dir", "progress", "device", "workers"):
+        ft.pop(k, None)
+    blob = {"finetune": ft, "checkpoints": checkpoints, "split": cfg.split, "groups": cfg.groups,
+            "subjects": list(cfg.subjects)}  # fmt: skip
+    return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class _Context:
+    """What a worker needs to run any RunKey."""
+
+    cfg: EvalConfig
+    windows: RealWindows
+    folds: dict[str, Fold]
+    pre: dict[str, tuple[Multi3Net, dict[str, Any]]]
+    mcfg: Multi3NetConfig
+    device: torch.device
+    stats: np.ndarray | None = None
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+def _context(cfg: EvalConfig, windows: RealWindows, folds: list[Fold]) -> _Context:
+    pre = load_checkpoints(cfg, _needed(cfg))
     ft = cfg.finetune
-    windows = select_windows(cfg)
-    folds = make_folds(cfg, windows.subject)
-    device = resolve_device(ft.device)
+    mcfg = next(iter(pre.values()))[0].cfg if pre else resolve_model_config(ft.model, ft.model_overrides,
+                                                                            ft.grid.window_length)  # fmt: skip
+    stats = window_statistics(windows.x, windows.rate_hz) if "stats_rf" in cfg.methods else None
+    return _Context(cfg, windows, {f.name: f for f in folds}, pre, mcfg, resolve_device(ft.device), stats)
+
+
+def _needed(cfg: EvalConfig) -> set[str]:
     needed = {METHOD_CHECKPOINT[m] for m in cfg.methods if m in METHOD_CHECKPOINT}
     if cfg.experts and cfg.experts_method in METHOD_CHECKPOINT:
         needed.add(METHOD_CHECKPOINT[cfg.experts_method])
     if cfg.zero_shot and "multi3net" in cfg.checkpoints:
         needed.add("multi3net")
-    pre = load_checkpoints(cfg, needed)
-    mcfg: Multi3NetConfig = (next(iter(pre.values()))[0].cfg if pre else
-                             resolve_model_config(ft.model, ft.model_overrides, ft.grid.window_length))  # fmt: skip
-    default_experts = ft.num_experts or mcfg.classifier.num_experts
+    return needed
 
-    runs: list[dict[str, Any]] = []
-    pooled: dict[tuple[str, float, int], list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
-    done: dict[tuple[str, float, int, int, str], dict[str, Any]] = {}
-    settings = [(m, f, default_experts) for m in cfg.methods for f in cfg.label_fractions]
+
+def run_one(ctx: _Context, key: RunKey) -> dict[str, Any]:
+    """Train/fit one (method, fraction, experts, seed, fold) and score it; the record keeps its predictions."""
+    method, frac, experts, seed, fold_name = key
+    fold = ctx.folds[fold_name]
+    ft = ctx.cfg.finetune
+    ck = METHOD_CHECKPOINT.get(method)
+    model = ctx.pre[ck][0] if ck else None
+    t0 = time.perf_counter()
+    if method in SKLEARN_METHODS:
+        score, data = sklearn_fold(method, ctx.windows, fold, frac, seed, ctx.stats, model, ft.encoder)
+        y_true, y_pred = ctx.windows.y[data.index["test"]], score.y_pred
+        extra: dict[str, Any] = {"selected": score.param, "val_f1": score.val_f1}
+    else:
+        run_cfg = ft.replace(**method_settings(method, ft), label_fraction=frac, seed=seed, num_experts=experts,
+                             progress=False)  # fmt: skip
+        out = fit_and_test(ctx.windows, fold, run_cfg, model.cfg if model else ctx.mcfg, model, ctx.device)
+        data, y_true, y_pred, r = out.data, out.y_true, out.y_pred, out.result
+        extra = {"steps": r.steps, "budget": r.budget, "best_step": r.best_step, "unfrozen_step": r.unfrozen_step,
+                 "best_epoch": r.best_epoch, "epochs_run": round(r.steps / r.steps_per_epoch, 2),
+                 "unfrozen_epoch": r.unfrozen_epoch, "val_f1": r.best_val_f1}  # fmt: skip
+    return {"method": method, "label_fraction": frac, "experts": experts, "seed": seed, "fold": fold_name,
+            **fold_metrics(y_true, y_pred), **extra, "counts": data.counts, "subjects": fold.to_dict(),
+            "audit": data.guard.audit, "seconds": time.perf_counter() - t0,
+            "y_true": np.asarray(y_true).tolist(), "y_pred": np.asarray(y_pred).tolist()}  # fmt: skip
+
+
+_WORKER: _Context | None = None
+
+
+def _worker_init(cfg_dict: dict[str, Any], windows: RealWindows, folds: list[Fold]) -> None:
+    global _WORKER
+    torch.set_num_threads(1)
+    _WORKER = _context(EvalConfig.from_dict(cfg_dict), windows, folds)
+
+
+def _worker_run(key: RunKey) -> dict[str, Any]:
+    assert _WORKER is not None
+    return run_one(_WORKER, key)
+
+
+def _run_key(rec: dict[str, Any]) -> RunKey:
+    return (rec["method"], float(rec["label_fraction"]), int(rec["experts"]), int(rec["seed"]), rec["fold"])
+
+
+def _load_journal(path: Path, key: str) -> dict[RunKey, dict[str, Any]]:
+    done: dict[RunKey, dict[str, Any]] = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by an interrupted write
+            if rec.get("settings_key") == key:
+                done[_run_key(rec)] = rec
+    return done
+
+
+def run_evaluation(cfg: EvalConfig, log: Any = None) -> dict[str, Any]:
+    """Run every requested setting (module docstring); returns the results dict that :mod:`report` writes."""
+    log = sys.stderr if log is None else log
+    t_start = time.perf_counter()
+    ft = cfg.finetune
+    windows = select_windows(cfg)
+    folds = make_folds(cfg, windows, log)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        ctx = _context(cfg, windows, folds)
+    finally:
+        torch.set_num_threads(threads)
+    pre, device = ctx.pre, ctx.device
+    default_experts = ft.num_experts or ctx.mcfg.classifier.num_experts
+    key_hash = settings_key(cfg, {k: v[1]["sha256"] for k, v in pre.items()})
+
+    settings = [(m, float(f), default_experts) for m in cfg.methods for f in cfg.label_fractions]
     settings += [(cfg.experts_method, 1.0, e) for e in cfg.experts]
+    order: list[RunKey] = []
     for method, frac, experts in settings:
         for seed in cfg.seeds:
             for fold in folds:
                 key = (method, frac, experts, seed, fold.name)
-                if key in done:
-                    continue
-                run_cfg = ft.replace(**method_settings(method, ft), label_fraction=frac, seed=seed, num_experts=experts,
-                                     progress=False)  # fmt: skip
-                ck = METHOD_CHECKPOINT.get(method)
-                model = pre[ck][0] if ck else None
-                t0 = time.perf_counter()
-                out = fit_and_test(windows, fold, run_cfg, model.cfg if model else mcfg, model, device)
-                rec = {"method": method, "label_fraction": frac, "experts": experts, "seed": seed, "fold": fold.name,
-                       **fold_metrics(out.y_true, out.y_pred), "best_epoch": out.result.best_epoch,
-                       "epochs_run": len(out.result.history), "unfrozen_epoch": out.result.unfrozen_epoch,
-                       "counts": out.data.counts, "subjects": fold.to_dict(), "audit": out.data.guard.audit,
-                       "seconds": time.perf_counter() - t0}  # fmt: skip
-                done[key] = rec
-                runs.append(rec)
-                pooled[(method, frac, experts)].append((out.y_true, out.y_pred))
-                if log:
-                    print(f"eval {method} {frac:.0%} E={experts} seed {seed} {fold.name}: macro F1 "
-                          f"{rec['macro_f1']:.3f} ({rec['seconds']:.1f} s)", file=log)  # fmt: skip
+                if key not in order:
+                    order.append(key)
+    journal = Path(cfg.out_dir) / JOURNAL
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    done = {k: v for k, v in _load_journal(journal, key_hash).items() if k in order}
+    todo = [k for k in order if k not in done]
+    if log and done:
+        print(f"eval: {len(done)} of {len(order)} runs already in {journal}, {len(todo)} to go", file=log)
 
+    def finished(rec: dict[str, Any]) -> None:
+        rec["settings_key"] = key_hash
+        with journal.open("a") as fh:
+            fh.write(json.dumps(rec, default=_plain) + "\n")
+        done[_run_key(rec)] = rec
+        if log:
+            print(f"eval [{len(done)}/{len(order)}] {rec['method']} {rec['label_fraction']:.0%} E={rec['experts']} "
+                  f"seed {rec['seed']} {rec['fold']}: macro F1 {rec['macro_f1']:.3f} ({rec['seconds']:.1f} s)",
+                  file=log, flush=True)  # fmt: skip
+
+    if cfg.workers <= 1 or len(todo) <= 1:
+        torch.set_num_threads(1)
+        try:
+            for key in todo:
+                finished(run_one(ctx, key))
+        finally:
+            torch.set_num_threads(threads)
+    else:
+        mp = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(cfg.workers, mp_context=mp, initializer=_worker_init,
+                                 initargs=(cfg.to_dict(), windows, folds)) as pool:  # fmt: skip
+            futures = [pool.submit(_worker_run, key) for key in todo]
+            for fut in as_completed(futures):
+                finished(fut.result())
+
+    runs, pooled = [], defaultdict(list)
+    for key in order:
+        rec = dict(done[key])
+        y_t, y_p = np.asarray(rec.pop("y_true"), np.int64), np.asarray(rec.pop("y_pred"), np.int64)
+        rec.pop("settings_key", None)
+        runs.append(rec)
+        pooled[key[:3]].append((y_t, y_p))
     summary = []
     for (method, frac, experts), preds in pooled.items():
-        vals = [
-            r["macro_f1"] for r in runs if (r["method"], r["label_fraction"], r["experts"]) == (method, frac, experts)
-        ]
+        vals = [r["macro_f1"] for r in runs
+                if (r["method"], r["label_fraction"], r["experts"]) == (method, frac, experts)]  # fmt: skip
         y_t = np.concatenate([p[0] for p in preds])
         y_p = np.concatenate([p[1] for p in preds])
         summary.append({"method": method, "label_fraction": frac, "experts": experts, "macro_f1": mean_std(vals),
@@ -145,7 +292,7 @@ def run_evaluation(cfg: EvalConfig, log: Any = None) -> dict[str, Any]:
     zs = None
     if cfg.zero_shot and "multi3net" in pre:
         model, info = pre["multi3net"]
-        desc = class_descriptions(ft.dataset, windows.class_names)
+        desc = class_prompts(ft.dataset, windows.class_names)
         pred = zero_shot(model, info["normalizer"], windows.x, desc, cfg.text_embeddings, cfg.text_cache, ft.encoder)
         per_subject = {s: fold_metrics(windows.y[windows.subject == s], pred[windows.subject == s])["macro_f1"]
                        for s in sorted(set(windows.subject.tolist()))}  # fmt: skip
@@ -158,5 +305,13 @@ def run_evaluation(cfg: EvalConfig, log: Any = None) -> dict[str, Any]:
         "split": cfg.split, "folds": [f.to_dict() for f in folds], "config": cfg.to_dict(),
         "checkpoints": {k: {"path": v[1]["path"], "sha256": v[1]["sha256"]} for k, v in pre.items()},
         "default_experts": default_experts, "device": str(device), "runs": runs, "summary": summary,
-        "zero_shot": zs, "seconds": time.perf_counter() - t_start,
+        "zero_shot": zs, "seconds": time.perf_counter() - t_start, "workers": cfg.workers,
     }  # fmt: skip
+
+
+def _plain(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(type(o).__name__)

@@ -8,20 +8,29 @@ Models (:func:`build_classifier`):
 * ``base``: the same network with random initialisation, everything trained from the start.
 * ``dcl``: :class:`~toolkit.models.baselines.DeepConvLSTM` trained from scratch.
 
-Freeze modes for ``multi3net`` (:func:`train_classifier`): ``frozen``, the encoder stays frozen (eval mode, no
-gradient); ``not_frozen``, frozen until the monitored loss (validation loss; training loss when there is no
-validation subject) has not improved for ``unfreeze_patience`` epochs, then unfrozen for the rest of training
-(the early-stopping counter restarts then, and early stopping never ends training while still frozen).
+The protocol (:func:`train_classifier`) is a budget of optimiser steps, not epochs, so that 10 % labels still
+train: ``steps = min(max_steps, max(min_steps, epochs * steps_per_epoch))`` (:func:`step_budget`; an epoch is
+``ceil(N / batch_size)`` steps over a fresh permutation). The model is evaluated every ``eval_every`` steps and at
+the last step; the evaluation with the best validation macro F1 (or loss; with no validation subject: the last)
+is restored at the end. Every method gets the same budget.
+
+Freeze modes for ``multi3net``: ``frozen``, the encoder stays frozen (eval mode, no gradient); ``not_frozen``,
+warm-up with the encoder frozen, then unfrozen on a schedule, after ``round(unfreeze_at * steps)`` steps, or
+earlier at a plateau (the validation loss, or the training loss without validation, has not improved for
+``unfreeze_patience`` evaluations). The encoder's learning rate is ``encoder_lr_scale * lr``. Early stopping
+(``early_stop_patience`` evaluations without improvement) only ends training after ``min_steps`` steps and never
+while a ``not_frozen`` encoder is still frozen.
 
 Loss: cross-entropy, class-balanced by default (weight ``N / (K n_k)`` of class k from the TRAINING windows,
-0 for a class absent from them), because the datasets are imbalanced and the metric is macro F1. Model
-selection: the epoch with the best validation macro F1 (or loss) is restored at the end; validation subjects
-come from the training subjects only (:mod:`toolkit.train.protocol`).
+0 for a class absent from them), because the datasets are imbalanced and the metric is macro F1. Validation
+subjects come from the training subjects only (:mod:`toolkit.train.protocol`).
 """
 
 from __future__ import annotations
 
 import copy
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,9 +54,31 @@ class FinetuneResult:
     """What :func:`train_classifier` returns."""
 
     model: nn.Module  #: the selected (best) model, eval mode
-    history: list[dict[str, Any]] = field(default_factory=list)  #: one record per epoch
-    best_epoch: int = 0  #: 1-based epoch restored
-    unfrozen_epoch: int | None = None  #: epoch after which the encoder was unfrozen (not_frozen mode)
+    history: list[dict[str, Any]] = field(default_factory=list)  #: one record per evaluation
+    best_step: int = 0  #: optimiser step of the restored model
+    unfrozen_step: int | None = None  #: step after which the encoder was unfrozen (not_frozen mode)
+    steps: int = 0  #: optimiser steps made
+    budget: int = 0  #: step budget (:func:`step_budget`)
+    steps_per_epoch: int = 1
+    best_val_f1: float | None = None  #: validation macro F1 of the restored model
+
+    @property
+    def best_epoch(self) -> int:
+        """Epoch (1-based, possibly fractional epochs rounded up) of the restored model."""
+        return max(1, math.ceil(self.best_step / self.steps_per_epoch)) if self.best_step else 0
+
+    @property
+    def unfrozen_epoch(self) -> int | None:
+        return None if self.unfrozen_step is None else max(1, math.ceil(self.unfrozen_step / self.steps_per_epoch))
+
+
+def step_budget(n_train: int, cfg: FinetuneConfig) -> tuple[int, int]:
+    """(optimiser steps, steps per epoch) for ``n_train`` training windows (module docstring)."""
+    per_epoch = max(1, math.ceil(n_train / cfg.batch_size))
+    steps = max(cfg.min_steps, cfg.epochs * per_epoch)
+    if cfg.max_steps is not None:
+        steps = min(steps, cfg.max_steps)
+    return steps, per_epoch
 
 
 def classifier_spec(cfg: FinetuneConfig, num_classes: int, wrists: int, mcfg: Multi3NetConfig) -> dict[str, Any]:
@@ -107,6 +138,16 @@ def _evaluate(
     return loss, f1
 
 
+def _batches(n: int, batch_size: int, gen: torch.Generator) -> Iterator[Tensor]:
+    """Endless index batches: one permutation per epoch; a last batch of one window is skipped (BatchNorm)."""
+    while True:
+        perm = torch.randperm(n, generator=gen)
+        for i in range(0, n, batch_size):
+            idx = perm[i : i + batch_size]
+            if len(idx) >= 2 or n == 1:
+                yield idx
+
+
 def train_classifier(
     model: nn.Module,
     train: tuple[Tensor, Tensor],
@@ -128,62 +169,70 @@ def train_classifier(
     if freezing:
         model.freeze_encoder()
     if har:
-        groups = [{"params": list(model.head.parameters()), "lr": cfg.lr},
-                  {"params": list(model.encoders.parameters()), "lr": cfg.lr * cfg.encoder_lr_scale}]  # fmt: skip
+        groups = [{"params": list(model.head.parameters()), "lr": cfg.lr, "name": "head"},
+                  {"params": list(model.encoders.parameters()), "lr": cfg.lr * cfg.encoder_lr_scale,
+                   "name": "encoder"}]  # fmt: skip
     else:
-        groups = [{"params": list(model.parameters()), "lr": cfg.lr}]
+        groups = [{"params": list(model.parameters()), "lr": cfg.lr, "name": "all"}]
     opt = make_optimizer(groups, cfg.optimizer, cfg.lr, cfg.weight_decay)
     x_tr, y_tr = train
     weight = class_weights(y_tr.numpy(), num_classes, cfg.class_weights)
     w_dev = weight.to(device) if weight is not None else None
     has_val = val is not None and len(val[1]) > 0
-    gen = torch.Generator().manual_seed(cfg.seed)
     higher_better = cfg.select_on == "val_f1" and has_val
+    steps, per_epoch = step_budget(len(y_tr), cfg)
+    unfreeze_step = max(1, round(cfg.unfreeze_at * steps)) if freezing and cfg.freeze == "not_frozen" else None
+    batches = _batches(len(y_tr), cfg.batch_size, torch.Generator().manual_seed(cfg.seed))
 
-    best_score, best_state, best_epoch = -np.inf, copy.deepcopy(model.state_dict()), 0
+    best_score, best_state, best_step, best_f1 = -np.inf, copy.deepcopy(model.state_dict()), 0, None
     since_best, monitor_best, since_monitor = 0, np.inf, 0
-    unfrozen_epoch: int | None = None
+    unfrozen_step: int | None = None
     history: list[dict[str, Any]] = []
-    bar = tqdm(range(cfg.epochs), desc="fine-tune", unit="epoch", leave=False, disable=None if cfg.progress else True)
-    for epoch in bar:
-        model.train()
-        perm = torch.randperm(len(y_tr), generator=gen)
-        total, seen = 0.0, 0
-        for i in range(0, len(perm), cfg.batch_size):
-            idx = perm[i : i + cfg.batch_size]
-            if len(idx) < 2 and len(perm) > 1:
-                continue  # BatchNorm cannot train on a single window
-            xb, yb = x_tr[idx].to(device), y_tr[idx].to(device)
-            loss = F.cross_entropy(model(xb), yb, weight=w_dev)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-            seen += len(idx)
-        rec: dict[str, Any] = {"epoch": epoch + 1, "train_loss": total / max(seen, 1),
+    total, seen, step = 0.0, 0, 0
+    bar = tqdm(total=steps, desc="fine-tune", unit="step", leave=False, disable=None if cfg.progress else True)
+    model.train()
+    while step < steps:
+        idx = next(batches)
+        xb, yb = x_tr[idx].to(device), y_tr[idx].to(device)
+        loss = F.cross_entropy(model(xb), yb, weight=w_dev)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        bar.update(1)
+        total += float(loss.detach()) * len(idx)
+        seen += len(idx)
+        if step % cfg.eval_every and step < steps and step != unfreeze_step:
+            continue
+        rec: dict[str, Any] = {"step": step, "epoch": step / per_epoch, "train_loss": total / max(seen, 1),
                                "encoder_frozen": bool(har and model.encoder_frozen)}  # fmt: skip
+        total, seen = 0.0, 0
         if has_val:
             rec["val_loss"], rec["val_f1"] = _evaluate(model, val[0], val[1], weight, device)  # type: ignore[index]
+        model.train()
         monitor = rec["val_loss"] if has_val else rec["train_loss"]
-        score = (rec["val_f1"] if higher_better else -monitor) if has_val else epoch  # no validation: keep the last
+        score = (rec["val_f1"] if higher_better else -monitor) if has_val else step  # no validation: keep the last
         history.append(rec)
         if score > best_score:
-            best_score, best_state, best_epoch, since_best = score, copy.deepcopy(model.state_dict()), epoch + 1, 0
+            best_score, best_state, best_step, since_best = score, copy.deepcopy(model.state_dict()), step, 0
+            best_f1 = rec.get("val_f1")
         else:
             since_best += 1
         if monitor < monitor_best - 1e-6:
             monitor_best, since_monitor = monitor, 0
         else:
             since_monitor += 1
-        still_frozen = freezing and model.encoder_frozen
-        if still_frozen and cfg.freeze == "not_frozen" and since_monitor >= cfg.unfreeze_patience:
+        still_frozen = unfreeze_step is not None and model.encoder_frozen
+        if still_frozen and (step >= unfreeze_step or since_monitor >= cfg.unfreeze_patience):
             model.unfreeze_encoder()
-            unfrozen_epoch, since_best, since_monitor = epoch + 1, 0, 0
+            unfrozen_step, since_best, since_monitor = step, 0, 0
             rec["unfrozen"] = True
-        elif has_val and since_best >= cfg.early_stop_patience and not (still_frozen and cfg.freeze == "not_frozen"):
+        elif has_val and not still_frozen and step >= cfg.min_steps and since_best >= cfg.early_stop_patience:
             break
+    bar.close()
     model.load_state_dict(best_state)
     if freezing and cfg.freeze == "frozen":
         model.freeze_encoder()
     model.eval()
-    return FinetuneResult(model=model, history=history, best_epoch=best_epoch, unfrozen_epoch=unfrozen_epoch)
+    return FinetuneResult(model=model, history=history, best_step=best_step, unfrozen_step=unfrozen_step,
+                          steps=step, budget=steps, steps_per_epoch=per_epoch, best_val_f1=best_f1)  # fmt: skip

@@ -1,8 +1,10 @@
 """One fine-tuning job (``edge-finetune``): checkpoint + real dataset -> classifier checkpoint.
 
 Subjects: ``test_subjects`` are held out entirely (their macro F1 is reported); of the others, ``val_fraction``
-(at least one when there are two or more, seeded) are validation subjects for model selection and the rest
-train. Normaliser from the training windows only. Outputs in ``out_dir``: ``config.yaml``, ``classifier.pt``
+(at least one when there are two or more, seeded, chosen so that the validation subjects cover every class they
+can: :func:`toolkit.data.splits.choose_validation`; missing classes are warned about) are validation subjects for
+model selection (all their windows) and the rest train. Normaliser from the training windows only. Training is
+the step-budget protocol of :mod:`toolkit.train.finetune`. Outputs in ``out_dir``: ``config.yaml``, ``classifier.pt``
 (+ ``.json``: model spec, normaliser, class names, history, metrics), ``metrics.json``.
 """
 
@@ -14,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from toolkit.data.splits import Fold
+from toolkit.data.splits import Fold, choose_validation, subject_classes, with_coverage
+from toolkit.data.windows import RealWindows
 from toolkit.errors import ConfigError
 from toolkit.train.checkpoint import save_checkpoint
 from toolkit.train.config import FinetuneConfig
@@ -26,8 +29,15 @@ from toolkit.train.protocol import fit_and_test
 from toolkit.train.runtime import resolve_device
 
 
-def make_fold(subjects: list[str], test: tuple[str, ...], val_fraction: float, seed: int) -> Fold:
-    """Fold with ``test`` held out and validation subjects drawn (seeded) from the remaining ones."""
+def make_fold(
+    subjects: list[str],
+    test: tuple[str, ...],
+    val_fraction: float,
+    seed: int,
+    windows: RealWindows | None = None,
+) -> Fold:
+    """Fold with ``test`` held out and validation subjects chosen (seeded; stratified when ``windows`` give the
+    labels) from the remaining ones."""
     missing = sorted(set(test) - set(subjects))
     if missing:
         raise ConfigError(f"test subjects {missing} are not in the data (subjects: {subjects})")
@@ -35,8 +45,14 @@ def make_fold(subjects: list[str], test: tuple[str, ...], val_fraction: float, s
     if not rest:
         raise ConfigError("no training subject left after removing the test subjects")
     n_val = 0 if val_fraction == 0 or len(rest) < 2 else min(len(rest) - 1, max(1, round(val_fraction * len(rest))))
-    val = set(np.random.default_rng(seed).choice(rest, size=n_val, replace=False).tolist()) if n_val else set()
-    return Fold("finetune", tuple(s for s in rest if s not in val), tuple(sorted(val)), tuple(test))
+    rng = np.random.default_rng(seed)
+    if windows is None:
+        val = set(rng.choice(rest, size=n_val, replace=False).tolist()) if n_val else set()
+        return Fold("finetune", tuple(s for s in rest if s not in val), tuple(sorted(val)), tuple(test))
+    classes_of = subject_classes(windows.subject, windows.y)
+    val = set(choose_validation(rest, classes_of, n_val, rng))
+    fold = Fold("finetune", tuple(s for s in rest if s not in val), tuple(sorted(val)), tuple(test))
+    return with_coverage(fold, classes_of, windows.class_names)
 
 
 def run_finetune(cfg: FinetuneConfig) -> dict[str, Any]:
@@ -52,19 +68,21 @@ def run_finetune(cfg: FinetuneConfig) -> dict[str, Any]:
     else:
         mcfg = resolve_model_config(cfg.model, cfg.model_overrides, cfg.grid.window_length)
     windows = load_real_windows(cfg.dataset, cfg.grid, cfg.data_root)
-    fold = make_fold(sorted(set(windows.subject.tolist())), cfg.test_subjects, cfg.val_fraction, cfg.seed)
+    fold = make_fold(sorted(set(windows.subject.tolist())), cfg.test_subjects, cfg.val_fraction, cfg.seed, windows)
     out = Path(cfg.out_dir)
     cfg.save_yaml(out / "config.yaml")
     res = fit_and_test(windows, fold, cfg, mcfg, pretrained if cfg.method == "multi3net" else None, device)
     metrics: dict[str, Any] = {"dataset": cfg.dataset, "method": cfg.method, "freeze": cfg.freeze,
                                "fold": fold.to_dict(), "counts": res.data.counts, "best_epoch": res.result.best_epoch,
-                               "unfrozen_epoch": res.result.unfrozen_epoch, "pretrained": norm_info}  # fmt: skip
+                               "unfrozen_epoch": res.result.unfrozen_epoch, "steps": res.result.steps,
+                               "best_step": res.result.best_step, "unfrozen_step": res.result.unfrozen_step,
+                               "pretrained": norm_info}  # fmt: skip
     if len(res.y_true):
         metrics["test"] = fold_metrics(res.y_true, res.y_pred) | pooled_metrics(
             res.y_true, res.y_pred, windows.class_names
         )
-    if res.result.history and "val_f1" in res.result.history[res.result.best_epoch - 1]:
-        metrics["val_f1"] = res.result.history[res.result.best_epoch - 1]["val_f1"]
+    if res.result.best_val_f1 is not None:
+        metrics["val_f1"] = res.result.best_val_f1
     ckpt = save_checkpoint(out / "classifier.pt", {
         "model": res.result.model.state_dict(), "model_config": res.spec, "normalizer": res.data.normalizer.to_dict(),
         "extra": {"class_names": windows.class_names, "history": res.result.history,

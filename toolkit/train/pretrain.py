@@ -1,9 +1,16 @@
 """Tri-modal pretraining of :class:`~toolkit.models.multi3net.Multi3Net` on simulator dataset folders.
 
 Data: :func:`toolkit.train.data.load_synthetic` windows (left/right wrist IMU, pose, text) on the run's grid; IMU
-standardised with statistics of the pretraining windows (stored in the checkpoint); text embedded once per
-distinct clip text (:mod:`toolkit.train.text`; ``none`` masks text out). Loss: :meth:`Multi3Net.loss`
-(symmetric InfoNCE over every modality pair + Pose2IMU MSE + reconstruction MSE, per the ablation).
+standardised with statistics of the (unaugmented) pretraining windows (stored in the checkpoint); text embedded
+once per distinct text (:mod:`toolkit.train.text`; ``none`` masks text out). Batches are made by
+:class:`~toolkit.train.data.PretrainBatches`: with ``text_templates`` one of the clip's template sentences per
+window, with ``augment`` the domain randomisation of :mod:`toolkit.train.augment` (``mirror_right`` also makes
+the model share its left-frame wrist encoder, :attr:`Multi3Net.shared_wrists`), both seeded per (epoch, batch);
+``workers`` DataLoader processes make them in parallel with the training step; ``threads`` sets torch's
+intra-op threads. Loss: :meth:`Multi3Net.loss` (symmetric InfoNCE over every modality pair with de-duplicated
+targets + Pose2IMU MSE + reconstruction MSE, per the ablation), plus ``text_geometry`` x
+:func:`~toolkit.models.losses.text_geometry_loss` (the text encoder keeps the sentence model's pairwise cosines,
+so that unseen zero-shot prompts land near the training texts they resemble).
 
 Determinism: the model is initialised after seeding with ``seed``; the data order of epoch e is the permutation
 of :class:`~torch.utils.data.DistributedSampler` for ``(seed, e)`` (also with one process), so it does not depend
@@ -20,6 +27,7 @@ Outputs in ``out_dir``: ``config.yaml``, ``last.pt`` (+ ``.json``; resume state,
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -36,17 +44,20 @@ from torch.utils.data import BatchSampler, DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from toolkit.data.splits import Normalizer
+from toolkit.data.windows import SyntheticWindows
 from toolkit.errors import ConfigError
 from toolkit.models.config import Multi3NetConfig
+from toolkit.models.losses import text_geometry_loss
 from toolkit.models.multi3net import Multi3Net
+from toolkit.train.augment import AugmentConfig, Augmenter
 from toolkit.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from toolkit.train.config import PretrainConfig
-from toolkit.train.data import BatchDataset, fit_synthetic_normalizer, load_synthetic, pretrain_tensors
+from toolkit.train.data import PretrainBatches, fit_synthetic_normalizer, load_synthetic
 from toolkit.train.modelcfg import resolve_model_config
 from toolkit.train.runtime import DistInfo, init_distributed, seed_everything, set_torch_rng_state, torch_rng_state
 from toolkit.train.text import embed_texts
 
-LOSS_KEYS = ("total", "contrastive", "pose2imu", "reconstruction")
+LOSS_KEYS = ("total", "contrastive", "pose2imu", "reconstruction", "text_geometry")
 
 
 @dataclass
@@ -80,6 +91,7 @@ def load_pretrained(
     cfg = Multi3NetConfig.from_dict(ck.payload["model_config"])
     model = Multi3Net(cfg)
     model.load_state_dict(ck.payload["model"])
+    model.shared_wrists = bool(ck.payload.get("extra", {}).get("shared_wrists", False))
     model.eval()
     return model, Normalizer.from_dict(ck.payload["normalizer"]), ck
 
@@ -88,15 +100,31 @@ def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
-def _prepare_data(cfg: PretrainConfig) -> tuple[dict[str, torch.Tensor], Normalizer, Multi3NetConfig, list[str]]:
+def head_windows(sw: SyntheticWindows, n: int) -> SyntheticWindows:
+    """The first ``n`` windows of ``sw`` (every per-window array cut; texts kept)."""
+    cut = {k: v[:n] for k, v in vars(sw).items() if isinstance(v, np.ndarray) and v.shape[:1] == (len(sw),)}
+    return dataclasses.replace(sw, **cut)
+
+
+def _prepare_data(cfg: PretrainConfig) -> tuple[PretrainBatches, Normalizer, Multi3NetConfig, list[str]]:
     sw = load_synthetic(cfg.data, cfg.grid)
+    if cfg.max_windows is not None:
+        sw = head_windows(sw, cfg.max_windows)
     mcfg = resolve_model_config(cfg.model, cfg.model_overrides, cfg.grid.window_length, cfg.ablation)
     normalizer = fit_synthetic_normalizer(sw)
     emb = embed_texts(sw.texts, cfg.text_embeddings, cfg.text_cache)
-    tensors = pretrain_tensors(sw, normalizer, mcfg.pose.num_frames, emb)
-    if cfg.max_windows is not None:
-        tensors = {k: v[: cfg.max_windows] for k, v in tensors.items()}
-    return tensors, normalizer, mcfg, list(sw.texts)
+    aug_cfg = AugmentConfig.from_dict(cfg.augment)
+    aug = Augmenter(aug_cfg, cfg.grid.rate_hz) if (aug_cfg.active or aug_cfg.mirror_right) else None
+    ds = PretrainBatches(sw, normalizer, mcfg.pose.num_frames, emb, aug, cfg.text_templates, cfg.seed)
+    return ds, normalizer, mcfg, list(sw.texts)
+
+
+def _text_geometry(outputs: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """:func:`text_geometry_loss` of the batch's text embeddings (0 when the model encoded no text)."""
+    e = outputs.embeddings.get("text")
+    if e is None:
+        return batch["imu_left"].new_zeros(())
+    return text_geometry_loss(e, batch["text_emb"], outputs.masks["text"])
 
 
 def run_pretrain(
@@ -119,14 +147,18 @@ def run_pretrain(
     log = sys.stderr if log is None else log
     out = Path(cfg.out_dir)
     seed_everything(cfg.seed)
-    tensors, normalizer, mcfg, texts = _prepare_data(cfg)
-    n = len(next(iter(tensors.values())))
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    ds, normalizer, mcfg, texts = _prepare_data(cfg)
+    n = len(ds)
+    shared = AugmentConfig.from_dict(cfg.augment).mirror_right
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
         cfg.save_yaml(out / "config.yaml")
 
     seed_everything(cfg.seed)  # the same initial weights on every rank and in every run
     raw = Multi3Net(mcfg).to(info.device)
+    raw.shared_wrists = shared
     model: nn.Module = raw
     if info.distributed:
         ids = [info.device.index] if info.device.type == "cuda" else None
@@ -150,13 +182,13 @@ def run_pretrain(
     elif resume and info.is_main and log:
         print(f"pretrain: no {last} to resume from; starting at epoch 1", file=log)
 
-    ds = BatchDataset(tensors)
     sampler = DistributedSampler(ds, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=cfg.seed)
     loader = DataLoader(ds, sampler=BatchSampler(sampler, cfg.batch_size, drop_last=False), batch_size=None,
                         num_workers=cfg.workers, pin_memory=info.device.type == "cuda")  # fmt: skip
     end_epoch = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
     for epoch in range(start_epoch, end_epoch):
         sampler.set_epoch(epoch)
+        ds.set_epoch(epoch)
         model.train()
         sums = torch.zeros(len(LOSS_KEYS) + 1, dtype=torch.float64, device=info.device)
         t0 = time.perf_counter()
@@ -166,13 +198,15 @@ def run_pretrain(
             batch = _to(batch, info.device)
             outputs = model(batch)
             loss = raw.loss(batch, outputs)
+            geo = _text_geometry(outputs, batch) if cfg.text_geometry > 0 else loss.total.new_zeros(())
+            total = loss.total + cfg.text_geometry * geo
             opt.zero_grad(set_to_none=True)
-            loss.total.backward()
+            total.backward()
             if cfg.grad_clip > 0:
                 nn.utils.clip_grad_norm_(raw.parameters(), cfg.grad_clip)
             opt.step()
             b = batch["imu_left"].shape[0]
-            vals = torch.stack([loss.total, loss.contrastive, loss.pose2imu, loss.reconstruction]).detach()
+            vals = torch.stack([total, loss.contrastive, loss.pose2imu, loss.reconstruction, geo]).detach()
             sums[:-1] += vals.double() * b
             sums[-1] += b
         if info.distributed:
@@ -184,7 +218,7 @@ def run_pretrain(
         elapsed = time.perf_counter() - t0
         rec = {"epoch": epoch + 1, **{k: float(sums[i] / sums[-1]) for i, k in enumerate(LOSS_KEYS)},
                "windows": int(sums[-1]), "seconds": elapsed, "windows_per_s": float(sums[-1]) / max(elapsed, 1e-9),
-               "lr": opt.param_groups[0]["lr"]}  # fmt: skip
+               "lr": opt.param_groups[0]["lr"], "threads": torch.get_num_threads(), "workers": cfg.workers}  # fmt: skip
         history.append(rec)
         if info.is_main:
             if log:
@@ -194,14 +228,15 @@ def run_pretrain(
             save_checkpoint(last, {
                 "model": raw.state_dict(), "model_config": mcfg.to_dict(), "normalizer": normalizer.to_dict(),
                 "optimizer": opt.state_dict(), "scheduler": sched.state_dict() if sched is not None else {},
-                "epoch": epoch + 1, "rng": torch_rng_state(), "extra": {"history": history, "texts": texts},
+                "epoch": epoch + 1, "rng": torch_rng_state(),
+                "extra": {"history": history, "texts": texts, "shared_wrists": shared},
             }, kind="pretrain", config=cfg.to_dict(), metrics=rec)  # fmt: skip
 
     ckpt = None
     if info.is_main and len(history) >= cfg.epochs:
         ckpt = save_checkpoint(out / "pretrained.pt", {
             "model": raw.state_dict(), "model_config": mcfg.to_dict(), "normalizer": normalizer.to_dict(),
-            "extra": {"texts": texts, "epochs": cfg.epochs, "windows": n},
+            "extra": {"texts": texts, "epochs": cfg.epochs, "windows": n, "shared_wrists": shared},
         }, kind="pretrain", config=cfg.to_dict(), metrics=history[-1] if history else {})  # fmt: skip
         (out / "history.json").write_text(json.dumps(history, indent=1))
     raw.eval()

@@ -2,8 +2,10 @@
 
 For a :class:`~toolkit.data.splits.Fold` (train / validation / test subjects, validation drawn from the training
 subjects only) :func:`prepare_fold` selects the windows of each set, samples the label fraction per class
-(:func:`sample_label_fraction`, on training and validation windows alike), fits the normaliser on the training
-windows only and returns normalised tensors. :func:`fit_and_test` trains one method and predicts the test set.
+(:func:`sample_label_fraction`) on the TRAINING windows only (model selection sees every window of the validation
+subjects: a 10 % cut would leave a few dozen windows to select on), fits the normaliser on the training windows
+only and returns normalised tensors plus the window indices of each set (so scikit-learn methods use exactly the
+same windows). :func:`fit_and_test` trains one method and predicts the test set.
 
 Leak guard: every consumer of data in a fold (normaliser fitting, training, validation/model selection,
 label sampling) passes the subject ids of the windows it ACTUALLY receives through :meth:`LeakGuard.check`,
@@ -83,6 +85,7 @@ class FoldData:
     normalizer: Normalizer
     guard: LeakGuard
     counts: dict[str, int]
+    index: dict[str, np.ndarray] = field(default_factory=dict)  #: "train" / "val" / "test" -> window indices
 
 
 def prepare_fold(
@@ -93,7 +96,6 @@ def prepare_fold(
     tr, va, te = fold_indices(windows, fold)
     guard.check("label_sampling", windows.subject[np.concatenate([tr, va])])
     tr = tr[sample_label_fraction(windows.y[tr], label_fraction, seed)]
-    va = va[sample_label_fraction(windows.y[va], label_fraction, seed + 1)] if va.size else va
     if tr.size == 0:
         raise Multi3EdgeError(f"fold {fold.name}: no training windows")
     guard.check("normalizer", windows.subject[tr])
@@ -106,7 +108,8 @@ def prepare_fold(
         return classifier_inputs(windows.x[idx], norm), torch.from_numpy(windows.y[idx].astype(np.int64))
 
     return FoldData(train=pair(tr), val=pair(va) if va.size else None, test=pair(te), normalizer=norm, guard=guard,
-                    counts={"train": int(tr.size), "val": int(va.size), "test": int(te.size)})  # fmt: skip
+                    counts={"train": int(tr.size), "val": int(va.size), "test": int(te.size)},
+                    index={"train": tr, "val": va, "test": te})  # fmt: skip
 
 
 @dataclass

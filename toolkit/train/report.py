@@ -2,9 +2,12 @@
 
 ``report.md`` holds: the exact command line, the data and protocol, a table with one row per method and one
 column per label fraction (macro F1 mean +- std over folds and seeds, in %), the experts sweep, the zero-shot
-row, per-class F1 of every method at the largest label fraction, and where every number came from (device,
-checkpoint sha256). Figures: ``learning_curve.png`` (macro F1 vs label fraction per method) and
-``confusion_<method>.png`` (pooled confusion matrix of the best method at the largest fraction).
+row, per-class F1 of every method at the largest label fraction, per-fold paired differences of every method
+against ``base`` and ``stats_rf`` (:func:`toolkit.train.metrics.paired_differences`: mean over folds of the
+per-fold mean over seeds, sign-test p-value, bootstrap 95 % interval; a method that loses is said to lose), and
+where every number came from (device, checkpoint sha256). Figures: ``learning_curve.png`` (macro F1 vs label
+fraction per method) and ``confusion_<method>.png`` (pooled confusion matrix of the best method at the largest
+fraction).
 """
 
 from __future__ import annotations
@@ -19,11 +22,16 @@ from typing import Any
 
 import numpy as np
 
+from toolkit.train.metrics import paired_differences
+
 ROW_NAMES = {
     "dcl": "DCL (DeepConvLSTM)", "base": "Base (random init)", "imu_recon": "IMU reconstruction",
     "contrastive": "Contrastive", "multi3net_frozen": "Multi3Net+ frozen",
-    "multi3net_not_frozen": "Multi3Net+ not frozen",
+    "multi3net_not_frozen": "Multi3Net+ not frozen", "stats_rf": "Stats + random forest",
+    "probe_random": "Linear probe, random encoder", "probe_pretrained": "Linear probe, pretrained encoder",
 }  # fmt: skip
+#: references of the paired comparisons (every other method is compared with each, per label fraction)
+REFERENCES = ("base", "stats_rf")
 
 
 def command_line(argv: list[str] | None = None) -> str:
@@ -72,6 +80,7 @@ def markdown(results: dict[str, Any], command: str) -> str:
     if zs:
         cells = [_fmt(zs["macro_f1"]) + " (no labels)"] + ["—"] * (len(fracs) - 1)
         lines.append(f"| Zero-shot ({zs['text_embeddings']} text, per subject) | " + " | ".join(cells) + " |")
+    lines += paired_lines(results, methods, fracs)
     sweep = sorted((s for s in summ if s["label_fraction"] == 1.0 and s["method"] == cfg["experts_method"]),
                    key=lambda s: s["experts"])  # fmt: skip
     if len(sweep) > 1:
@@ -94,6 +103,37 @@ def markdown(results: dict[str, Any], command: str) -> str:
     machine = f"Machine: {platform.machine()} {platform.system()}, Python {platform.python_version()}."
     lines += ["", f"Checkpoints: {cks}", machine, ""]
     return "\n".join(lines)
+
+
+def paired_lines(results: dict[str, Any], methods: list[str], fracs: list[float]) -> list[str]:
+    """Markdown of the paired comparisons against each reference present (module docstring)."""
+    out: list[str] = []
+    runs, experts = results["runs"], results["default_experts"]
+    for ref in REFERENCES:
+        if ref not in methods:
+            continue
+        rows, verdicts = [], []
+        for f in fracs:
+            for m in methods:
+                if m == ref:
+                    continue
+                pd = paired_differences(runs, m, ref, f, experts)
+                if pd is None:
+                    continue
+                ci = "n/a" if math.isnan(pd["ci_low"]) else f"[{100 * pd['ci_low']:+.1f}, {100 * pd['ci_high']:+.1f}]"
+                rows.append(f"| {ROW_NAMES[m]} | {f:.0%} | {100 * pd['mean']:+.1f} | {ci} | "
+                            f"{pd['wins']}/{pd['losses']}/{pd['ties']} | {pd['p_sign']:.3g} |")  # fmt: skip
+                if pd["mean"] < 0:
+                    verdicts.append(f"- At {f:.0%} labels **{ROW_NAMES[m]} loses to {ROW_NAMES[ref]}** by "
+                                    f"{-100 * pd['mean']:.1f} points (wins on {pd['wins']} of {pd['folds']} folds).")
+        if rows:
+            out += ["", f"Paired differences vs {ROW_NAMES[ref]} [macro-F1 points]: per fold the mean over seeds of "
+                    f"(method - {ref}) on the same windows; mean over folds, bootstrap 95 % interval over folds, "
+                    "folds won/lost/tied, two-sided sign-test p-value:", "",
+                    "| Method | Labels | Mean diff | 95 % CI | W/L/T | p (sign) |", "|---|---:|---:|---:|---:|---:|",
+                    *rows]  # fmt: skip
+            out += ([""] + verdicts) if verdicts else ["", f"No method loses to {ROW_NAMES[ref]} on average."]
+    return out
 
 
 def _plots(results: dict[str, Any], out: Path) -> list[Path]:
