@@ -227,6 +227,9 @@ class FinetuneConfig(_ConfigMixin):
     optimizer: str = "adamw"
     lr: float = 1e-3
     encoder_lr_scale: float = 0.1  #: encoder learning rate = lr * this (after unfreezing)
+    #: standardisation of a pretrained (``multi3net``) run: ``pretrained`` = the checkpoint's own statistics (from
+    #: its synthetic pretraining data), ``fold`` = fitted on the fold's training windows (always for other methods)
+    normalizer: str = "pretrained"
     weight_decay: float = 1e-2
     batch_size: int = 32
     epochs: int = 10  #: the budget is max(min_steps, epochs * steps per epoch) optimiser steps (capped by max_steps)
@@ -253,6 +256,7 @@ class FinetuneConfig(_ConfigMixin):
         _one_of("select_on", self.select_on, SELECT_ON)
         _one_of("class_weights", self.class_weights, CLASS_WEIGHTS)
         _one_of("encoder", self.encoder, ("left", "right"))
+        _one_of("normalizer", self.normalizer, ("pretrained", "fold"))
         _check(self.unfreeze_patience >= 1, f"unfreeze_patience must be >= 1, got {self.unfreeze_patience}")
         _check(0 <= self.unfreeze_at <= 1, f"unfreeze_at must be in [0, 1], got {self.unfreeze_at}")
         _check(isinstance(self.min_steps, int) and self.min_steps >= 1, f"min_steps must be >= 1, got {self.min_steps}")

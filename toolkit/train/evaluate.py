@@ -164,16 +164,17 @@ def run_one(ctx: _Context, key: RunKey) -> dict[str, Any]:
     fold = ctx.folds[fold_name]
     ft = ctx.cfg.finetune
     ck = METHOD_CHECKPOINT.get(method)
-    model = ctx.pre[ck][0] if ck else None
+    model, pre_norm = (ctx.pre[ck][0], ctx.pre[ck][1]["normalizer"]) if ck else (None, None)
     t0 = time.perf_counter()
     if method in SKLEARN_METHODS:
-        score, data = sklearn_fold(method, ctx.windows, fold, frac, seed, ctx.stats, model, ft.encoder)
+        fixed = pre_norm if method == "probe_pretrained" and ft.normalizer == "pretrained" else None
+        score, data = sklearn_fold(method, ctx.windows, fold, frac, seed, ctx.stats, model, ft.encoder, fixed)
         y_true, y_pred = ctx.windows.y[data.index["test"]], score.y_pred
         extra: dict[str, Any] = {"selected": score.param, "val_f1": score.val_f1}
     else:
         run_cfg = ft.replace(**method_settings(method, ft), label_fraction=frac, seed=seed, num_experts=experts,
                              progress=False)  # fmt: skip
-        out = fit_and_test(ctx.windows, fold, run_cfg, model.cfg if model else ctx.mcfg, model, ctx.device)
+        out = fit_and_test(ctx.windows, fold, run_cfg, model.cfg if model else ctx.mcfg, model, ctx.device, pre_norm)
         data, y_true, y_pred, r = out.data, out.y_true, out.y_pred, out.result
         extra = {"steps": r.steps, "budget": r.budget, "best_step": r.best_step, "unfrozen_step": r.unfrozen_step,
                  "best_epoch": r.best_epoch, "epochs_run": round(r.steps / r.steps_per_epoch, 2),

@@ -60,9 +60,9 @@ def run_finetune(cfg: FinetuneConfig) -> dict[str, Any]:
     if cfg.method == "multi3net" and not cfg.checkpoint:
         raise ConfigError("method multi3net needs --checkpoint PRETRAINED.pt (or use --method base / dcl)")
     device = resolve_device(cfg.device)
-    pretrained, norm_info = None, None
+    pretrained, norm_info, pre_norm = None, None, None
     if cfg.checkpoint:
-        pretrained, _, ck = load_pretrained(cfg.checkpoint)
+        pretrained, pre_norm, ck = load_pretrained(cfg.checkpoint)
         mcfg = pretrained.cfg
         norm_info = {"path": str(ck.path), "sha256": ck.sidecar["sha256"]}
     else:
@@ -71,7 +71,7 @@ def run_finetune(cfg: FinetuneConfig) -> dict[str, Any]:
     fold = make_fold(sorted(set(windows.subject.tolist())), cfg.test_subjects, cfg.val_fraction, cfg.seed, windows)
     out = Path(cfg.out_dir)
     cfg.save_yaml(out / "config.yaml")
-    res = fit_and_test(windows, fold, cfg, mcfg, pretrained if cfg.method == "multi3net" else None, device)
+    res = fit_and_test(windows, fold, cfg, mcfg, pretrained if cfg.method == "multi3net" else None, device, pre_norm)
     metrics: dict[str, Any] = {"dataset": cfg.dataset, "method": cfg.method, "freeze": cfg.freeze,
                                "fold": fold.to_dict(), "counts": res.data.counts, "best_epoch": res.result.best_epoch,
                                "unfrozen_epoch": res.result.unfrozen_epoch, "steps": res.result.steps,

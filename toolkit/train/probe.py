@@ -26,7 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from toolkit.data.splits import Fold, loso_folds
+from toolkit.data.splits import Fold, Normalizer, loso_folds
 from toolkit.data.windows import RealWindows
 from toolkit.models.config import Multi3NetConfig
 from toolkit.models.multi3net import Multi3Net
@@ -140,13 +140,15 @@ def run_loso_probe(
     max_folds: int | None = None,
     c_grid: Sequence[float] = C_GRID,
     log: Callable[[str], None] | None = None,
+    pretrained_normalizer: Normalizer | None = None,
 ) -> dict[str, Any]:
     """Pretrained vs random-init probes over LOSO folds (the folds of ``edge-eval``, stratified validation).
 
     Returns ``{"runs": [{fold, label_fraction, seed, probe_pretrained, probe_random, diff}], "summary":
     {fraction: {"probe_pretrained", "probe_random", "mean_paired_diff", "folds_won", "folds"}}}`` with
     macro F1 in [0, 1]; ``diff`` = pretrained - random on the same windows, the summary's difference is the mean
-    over folds of the per-fold mean over seeds.
+    over folds of the per-fold mean over seeds. With ``pretrained_normalizer`` the pretrained probe standardises the
+    windows with it (the encoder's pretraining statistics); the random probe always uses the fold's own.
     """
     folds = loso_folds(windows.subject, val_fraction, seed=0, y=windows.y, class_names=windows.class_names)
     folds = folds[:max_folds] if max_folds else folds
@@ -154,8 +156,10 @@ def run_loso_probe(
     for frac in label_fractions:
         for seed in seeds:
             for fold in folds:
-                pre, data = probe_fold(windows, fold, pretrained, "pretrained", frac, seed, c_grid)
-                rnd, _ = probe_fold(windows, fold, pretrained, "random", frac, seed, c_grid, data=data)
+                rnd, data = probe_fold(windows, fold, pretrained, "random", frac, seed, c_grid)
+                pre_data = prepare_fold(windows, fold, frac, seed, normalizer=pretrained_normalizer) \
+                    if pretrained_normalizer is not None else data
+                pre, _ = probe_fold(windows, fold, pretrained, "pretrained", frac, seed, c_grid, data=pre_data)
                 rec = {"fold": fold.name, "label_fraction": frac, "seed": seed, "probe_pretrained": pre.macro_f1,
                        "probe_random": rnd.macro_f1, "diff": pre.macro_f1 - rnd.macro_f1,
                        "C_pretrained": pre.param, "C_random": rnd.param, "counts": data.counts}  # fmt: skip

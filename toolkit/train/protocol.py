@@ -89,17 +89,30 @@ class FoldData:
 
 
 def prepare_fold(
-    windows: RealWindows, fold: Fold, label_fraction: float = 1.0, seed: int = 0, guard: LeakGuard | None = None
+    windows: RealWindows,
+    fold: Fold,
+    label_fraction: float = 1.0,
+    seed: int = 0,
+    guard: LeakGuard | None = None,
+    normalizer: Normalizer | None = None,
 ) -> FoldData:
-    """Select, subsample, normalise (module docstring). Raises LeakError on a leak."""
+    """Select, subsample, normalise (module docstring). Raises LeakError on a leak.
+
+    ``normalizer``: a fixed normaliser fitted without this dataset (a pretrained encoder's own, from its synthetic
+    pretraining data) instead of one fitted on the fold's training windows.
+    """
     guard = guard or LeakGuard(fold.name, frozenset(fold.test_subjects))
     tr, va, te = fold_indices(windows, fold)
     guard.check("label_sampling", windows.subject[np.concatenate([tr, va])])
     tr = tr[sample_label_fraction(windows.y[tr], label_fraction, seed)]
     if tr.size == 0:
         raise Multi3EdgeError(f"fold {fold.name}: no training windows")
-    guard.check("normalizer", windows.subject[tr])
-    norm = fit_normalizer(windows.x[tr])
+    if normalizer is None:
+        guard.check("normalizer", windows.subject[tr])
+        norm = fit_normalizer(windows.x[tr])
+    else:
+        guard.check("normalizer", windows.subject[tr[:0]])  # fitted elsewhere: sees no window of this dataset
+        norm = normalizer
     guard.check("train", windows.subject[tr])
     guard.check("val", windows.subject[va])
     guard.check("test", windows.subject[te])
@@ -130,9 +143,16 @@ def fit_and_test(
     mcfg: Multi3NetConfig,
     pretrained: Multi3Net | None,
     device: torch.device,
+    pretrained_normalizer: Normalizer | None = None,
 ) -> FoldOutcome:
-    """Prepare the fold, build ``cfg.method`` (from ``pretrained`` when given), train, predict the test windows."""
-    data = prepare_fold(windows, fold, cfg.label_fraction, cfg.seed)
+    """Prepare the fold, build ``cfg.method`` (from ``pretrained`` when given), train, predict the test windows.
+
+    A ``multi3net`` run with ``cfg.normalizer == "pretrained"`` standardises the real windows with
+    ``pretrained_normalizer`` (the statistics the encoder was pretrained with), so the encoder sees gravity and
+    motion on the scale it learnt; every other run fits the normaliser on the fold's training windows.
+    """
+    fixed = pretrained_normalizer if cfg.method == "multi3net" and cfg.normalizer == "pretrained" else None
+    data = prepare_fold(windows, fold, cfg.label_fraction, cfg.seed, normalizer=fixed)
     wrists = data.train[0].shape[-1] // 6
     spec = classifier_spec(cfg, len(windows.class_names), wrists, mcfg)
     torch.manual_seed(cfg.seed)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
-from toolkit.data.splits import Fold
+from toolkit.data.splits import Fold, Normalizer
 from toolkit.data.windows import RealWindows
 from toolkit.models.multi3net import Multi3Net
 from toolkit.train.metrics import fold_metrics
@@ -56,8 +56,10 @@ def sklearn_fold(
     stats: np.ndarray | None = None,
     pretrained: Multi3Net | None = None,
     encoder: str = "left",
+    normalizer: Normalizer | None = None,
 ) -> tuple[ProbeScore, FoldData]:
-    """One scikit-learn row (``stats_rf`` | ``probe_random`` | ``probe_pretrained``) on one fold."""
+    """One scikit-learn row (``stats_rf`` | ``probe_random`` | ``probe_pretrained``) on one fold; ``normalizer``: a
+    fixed standardisation for the probe (the pretrained encoder's own) instead of the fold's."""
     if method == "stats_rf":
         if stats is None:
             raise ValueError("stats_rf needs the window statistics")
@@ -66,7 +68,8 @@ def sklearn_fold(
         if pretrained is None:
             raise ValueError(f"{method} needs the multi3net checkpoint (its architecture, and weights if pretrained)")
         kind = method.removeprefix("probe_")
-        return probe_fold(windows, fold, pretrained, kind, label_fraction, seed, encoder=encoder)
+        data = prepare_fold(windows, fold, label_fraction, seed, normalizer=normalizer) if normalizer else None
+        return probe_fold(windows, fold, pretrained, kind, label_fraction, seed, encoder=encoder, data=data)
     raise ValueError(f"not a scikit-learn method: {method!r}")
 
 
