@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-from toolkit.data.splits import group_folds, loso_folds
+from toolkit.data.splits import Normalizer, group_folds, loso_folds
 from toolkit.train import protocol
 from toolkit.train.data import generated_windows
+from toolkit.train.config import FinetuneConfig
+from toolkit.train.pretrain import load_pretrained
 from toolkit.train.protocol import TRAINING_STAGES, LeakError, prepare_fold
 
 
@@ -52,3 +55,31 @@ def test_leaking_validation_is_detected(monkeypatch):
                                                                  honest(wi, f)[2]))  # fmt: skip
     with pytest.raises(LeakError):
         prepare_fold(w, fold)
+
+
+def test_a_fixed_normaliser_is_used_as_given_and_fitted_on_no_real_window():
+    """Pretrained rows standardise with the checkpoint's own statistics: nothing of the dataset is fitted."""
+    w = generated_windows(subjects=4, classes=3, per_class=4)
+    fold = loso_folds(w.subject, 0.25)[0]
+    fixed = Normalizer(mean=np.arange(6, dtype=np.float64), std=np.full(6, 2.0))
+    data = prepare_fold(w, fold, 1.0, seed=0, normalizer=fixed)
+    assert data.normalizer is fixed and data.guard.audit["normalizer"] == []
+    tr = data.index["train"]
+    assert np.allclose(data.train[0].numpy(), (w.x[tr] - np.arange(6)) / 2.0, atol=1e-5)
+
+
+def test_only_pretrained_runs_take_the_pretrained_normaliser(tiny_checkpoint, monkeypatch):
+    pre, pre_norm, _ = load_pretrained(tiny_checkpoint)
+    w = generated_windows(subjects=4, classes=3, per_class=6)
+    fold = loso_folds(w.subject, 0.25)[0]
+    seen = []
+    real_prepare = protocol.prepare_fold
+    monkeypatch.setattr(protocol, "prepare_fold", lambda *a, normalizer=None, **k: seen.append(normalizer)
+                        or real_prepare(*a, normalizer=normalizer, **k))  # fmt: skip
+    for method, norm_mode, expected in [("multi3net", "pretrained", pre_norm), ("multi3net", "fold", None),
+                                        ("base", "pretrained", None)]:  # fmt: skip
+        cfg = FinetuneConfig(method=method, normalizer=norm_mode, min_steps=2, max_steps=2, eval_every=2,
+                             batch_size=8, device="cpu", progress=False)  # fmt: skip
+        protocol.fit_and_test(w, fold, cfg, pre.cfg, pre if method == "multi3net" else None, torch.device("cpu"),
+                              pre_norm)  # fmt: skip
+        assert seen[-1] is expected, (method, norm_mode)
