@@ -8,8 +8,8 @@ import torch
 
 from toolkit.data.splits import Normalizer, group_folds, loso_folds
 from toolkit.train import protocol
-from toolkit.train.data import generated_windows
 from toolkit.train.config import FinetuneConfig
+from toolkit.train.data import generated_windows
 from toolkit.train.pretrain import load_pretrained
 from toolkit.train.protocol import TRAINING_STAGES, LeakError, prepare_fold
 
