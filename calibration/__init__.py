@@ -1,8 +1,8 @@
 """Device profiles and the mapping of real devices into the simulator's frame (issue: calibration).
 
-* :mod:`calibration.profiles`: :class:`~calibration.profiles.RealDeviceProfile` (units, sign, device axes -> watch
+* :mod:`toolkit.device_profiles`: :class:`~toolkit.device_profiles.RealDeviceProfile` (units, sign, device axes -> watch
   frame, rate, range; JSON round trip with ``"schema": 1``) and the built-in real-device registry.
-* :mod:`calibration.mount`: :class:`~calibration.mount.Mount` (wrist, face, rotation about the forearm) and the
+* :mod:`toolkit.mount`: :class:`~toolkit.mount.Mount` (wrist, face, rotation about the forearm) and the
   right -> left mirror map (canonical wrist: left).
 * :mod:`calibration.stillness`: still periods of a sample stream (:func:`~calibration.stillness.find_still_segments`).
 * :mod:`calibration.static`: accelerometer bias and diagonal scale against |g|, gyroscope bias

@@ -79,7 +79,7 @@ def calibrate_arrays(arrays: dict[str, Any], device_id: str, ble_profile: str, w
     """Run :func:`calibration.procedure.calibrate_stream` on one device's concatenated samples (``t_s``,
     ``device_time_s`` or None, ``arrival_s``, ``acc``, ``gyro``), finding the still poses automatically."""
     from calibration.procedure import calibrate_stream
-    from calibration.profiles import get_real_profile
+    from toolkit.device_profiles import get_real_profile
     from toolkit.stream.live import real_profile_for
 
     profile = get_real_profile(real_profile_for(ble_profile))

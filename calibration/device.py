@@ -1,7 +1,7 @@
 """Per-device calibration: everything needed to bring one physical device's samples into the model's frame.
 
-:class:`DeviceCalibration` bundles the device's :class:`~calibration.profiles.RealDeviceProfile` (units, sign,
-nominal axes), its :class:`~calibration.mount.Mount` (wrist, face), and the results of the procedures: the
+:class:`DeviceCalibration` bundles the device's :class:`~toolkit.device_profiles.RealDeviceProfile` (units, sign,
+nominal axes), its :class:`~toolkit.mount.Mount` (wrist, face), and the results of the procedures: the
 :class:`~calibration.static.StaticCalibration` (biases, scale), the measured mount rotation
 (:mod:`calibration.orientation`) and the :class:`~calibration.rate.RateEstimate`. :meth:`DeviceCalibration.apply` is
 the interface of the streaming engine:
@@ -14,8 +14,8 @@ steps
     2. static correction in device axes: ``scale * (acc - acc_bias)``, ``gyro - gyro_bias`` (when measured);
     3. rotation into the dorsal watch frame of the worn wrist: the measured ``mount_rotation`` when present,
        else the nominal ``Mount.rotation() @ profile.axes_matrix``;
-    4. right wrist: the mirror map into the left wrist (:func:`calibration.mount.mirror_acc` /
-       :func:`~calibration.mount.mirror_gyro`).
+    4. right wrist: the mirror map into the left wrist (:func:`toolkit.mount.mirror_acc` /
+       :func:`~toolkit.mount.mirror_gyro`).
 output
     (N, 3) float64 acc and gyro in the canonical (left, dorsal) watch frame, SI, Android sign: what the models
     are trained on.
@@ -39,11 +39,11 @@ from typing import Any
 
 import numpy as np
 
-from calibration.mount import CANONICAL_WRIST, Mount, mirror_acc, mirror_gyro
-from calibration.profiles import RealDeviceProfile, validate_rotation
 from calibration.rate import RateEstimate
 from calibration.static import StaticCalibration
+from toolkit.device_profiles import RealDeviceProfile, validate_rotation
 from toolkit.errors import ConfigError, InputFileError
+from toolkit.mount import CANONICAL_WRIST, Mount, mirror_acc, mirror_gyro
 from toolkit.sim.devices import DeviceProfile, from_device_units
 
 SCHEMA_VERSION = 1

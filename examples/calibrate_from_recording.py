@@ -23,13 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from calibration.device import CalibrationFile  # noqa: E402
-from calibration.mount import Mount  # noqa: E402
 from calibration.procedure import calibrate_stream  # noqa: E402
 from firmware_bridge.backends.bumble_backend import BumbleClient  # noqa: E402
 from firmware_bridge.backends.bumble_link import close_radio  # noqa: E402
 from firmware_bridge.playback import recorded_streams  # noqa: E402
 from firmware_bridge.session import DeviceSpec, StreamSession  # noqa: E402
 from firmware_bridge.virtual.catalog import make_virtual_peripheral, resolve_virtual  # noqa: E402
+from toolkit.mount import Mount  # noqa: E402
 
 WEARING = "protocol@right@palmar"
 

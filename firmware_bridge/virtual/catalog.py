@@ -23,7 +23,7 @@ Names
 Wearing modifiers, appended with ``@`` (e.g. ``sp-sw-har:s05_03@right``, ``protocol@right@palmar``): the
 recordings are LEFT dorsal watches; ``@right`` mirrors the motion onto the right wrist, ``@palmar`` turns the
 watch to the inner wrist, ``@rotDEG`` turns it DEG degrees about the forearm
-(:func:`~firmware_bridge.virtual.sources.worn`). A :class:`calibration.mount.Mount` with the same settings (or the
+(:func:`~firmware_bridge.virtual.sources.worn`). A :class:`toolkit.mount.Mount` with the same settings (or the
 calibration procedure) undoes them.
 
 Every virtual device is a :class:`~firmware_bridge.virtual.peripheral.VirtualPeripheral` on the

@@ -25,7 +25,7 @@ Datasets (see ``../shared/notes/data.md``):
 * seglearn watch (:func:`load_seglearn`): an Apple Watch, 50 Hz, acc in g with the iOS sign, gyro
   rad/s. Read from the safe ``.npz`` that :mod:`toolkit.data.seglearn` converts once from the PyPI wheel
   (never from the pickled original). Conversion to the imu-stream convention through the
-  ``apple-watch`` profile (:mod:`calibration.profiles`): ``acc_si = -9.81 * acc_g`` (iOS/CoreMotion
+  ``apple-watch`` profile (:mod:`toolkit.device_profiles`): ``acc_si = -9.81 * acc_g`` (iOS/CoreMotion
   reports about -1 g on the upward axis at rest, Android +9.81 m/s^2; both platforms use +X right,
   +Y toward 12 o'clock, +Z out of the screen, so axes and gyro are unchanged).
 * generated signals (:func:`generate_sine`, :func:`generate_still`) for tests without data.
@@ -44,9 +44,9 @@ from pathlib import Path
 
 import numpy as np
 
-from calibration.profiles import get_real_profile
 from toolkit.data import seglearn, sp_sw_har
 from toolkit.data.paths import DatasetNotFoundError, find_dataset
+from toolkit.device_profiles import get_real_profile
 from toolkit.errors import ConfigError
 from toolkit.frames import G_MS2
 
@@ -237,11 +237,11 @@ def worn(series: SampleSeries, *, wrist: str = "left", face: str = "dorsal", rot
     """What a watch worn differently would have read during the same motion.
 
     ``series`` is a LEFT dorsal watch (the canonical frame). ``wrist="right"`` mirrors the motion onto the right
-    wrist (:func:`calibration.mount.mirror_acc` / ``mirror_gyro``); ``face`` and ``rotation_deg`` then turn the
+    wrist (:func:`toolkit.mount.mirror_acc` / ``mirror_gyro``); ``face`` and ``rotation_deg`` then turn the
     watch about the forearm: the worn watch reads ``R^T v`` with ``R = Mount(...).rotation()``. Undoing it is
-    exactly what a :class:`calibration.mount.Mount` with the same settings does.
+    exactly what a :class:`toolkit.mount.Mount` with the same settings does.
     """
-    from calibration.mount import Mount, mirror_acc, mirror_gyro
+    from toolkit.mount import Mount, mirror_acc, mirror_gyro
 
     mount = Mount(wrist=wrist, face=face, rotation_deg=rotation_deg)
     acc, gyro = series.acc, series.gyro

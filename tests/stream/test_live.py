@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 
 from calibration.device import CalibrationFile, DeviceCalibration
-from calibration.mount import Mount
 from calibration.procedure import calibrate_stream
-from calibration.profiles import get_real_profile
 from export.manifest import load_artefact
 from firmware_bridge.playback import recorded_streams
 from firmware_bridge.virtual.catalog import resolve_virtual
 from toolkit.cli import stream as stream_cli
+from toolkit.device_profiles import get_real_profile
+from toolkit.mount import Mount
 from toolkit.stream.offline import offline_predictions
 
 ROOT = Path(__file__).resolve().parents[2]

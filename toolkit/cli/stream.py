@@ -156,8 +156,8 @@ class Calibrations:
 
     def for_device(self, device_id: str, ble_profile: str) -> Any:
         from calibration.device import DeviceCalibration
-        from calibration.mount import Mount
-        from calibration.profiles import get_real_profile
+        from toolkit.device_profiles import get_real_profile
+        from toolkit.mount import Mount
         from toolkit.stream.live import real_profile_for
 
         cal = self.file.get(device_id) if self.file is not None and device_id in self.file else None

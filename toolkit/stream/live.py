@@ -33,7 +33,7 @@ from .engine import Prediction, StreamEngine
 Transform = Callable[[np.ndarray, np.ndarray | None], tuple[np.ndarray, np.ndarray | None]]
 Listener = Callable[[Prediction, "str | None"], None]
 
-#: BLE profile (:mod:`firmware_bridge.devices`) -> real-device profile (:mod:`calibration.profiles`).
+#: BLE profile (:mod:`firmware_bridge.devices`) -> real-device profile (:mod:`toolkit.device_profiles`).
 BLE_TO_REAL_PROFILE = {
     "imu-stream": "imu-stream",
     "touch-sdk": "wear-os-watch",
@@ -152,7 +152,7 @@ class LiveRunner:
             transform = self.default_transform(device_id, ble_profile)
         rate = self.source_rates_hz.get(device_id)
         if rate is None and ble_profile in BLE_TO_REAL_PROFILE:  # what the training loaders use: the nominal rate
-            from calibration.profiles import get_real_profile
+            from toolkit.device_profiles import get_real_profile
 
             rate = get_real_profile(BLE_TO_REAL_PROFILE[ble_profile]).rate_hz
         self.engine.add_device(device_id, transform, source_rate_hz=rate)
