@@ -39,8 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from calibration.rate import RateEstimate
-from calibration.static import StaticCalibration
+from calibration.results import RateEstimate, StaticCalibration
 from toolkit.device_profiles import RealDeviceProfile, validate_rotation
 from toolkit.errors import ConfigError, InputFileError
 from toolkit.mount import CANONICAL_WRIST, Mount, mirror_acc, mirror_gyro

@@ -1,4 +1,5 @@
-"""What every ``edge-*`` command shares: one-line errors instead of tracebacks, output paths checked up front."""
+"""Running a program (floor layer): one-line errors instead of tracebacks, exit codes, output paths checked up
+front. Every ``edge-*`` command (:mod:`toolkit.cli`) and ``python -m export.loso`` use it."""
 
 from __future__ import annotations
 
@@ -109,3 +110,6 @@ def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> a
     except _UsageError as e:
         print(f"{parser.prog}: error: {e}", file=sys.stderr)
         return None
+
+
+__all__ = ["EXIT_INTERNAL", "EXIT_USAGE", "output_file", "output_folder", "parse_args", "run_cli"]
