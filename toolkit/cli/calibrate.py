@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from calibration.device import CalibrationFile
+from calibration.device import FORMAT_VERSION, CalibrationFile
 from calibration.procedure import PROTOCOL, calibrate_stream
 from firmware_bridge.connect import default_recording_path, open_devices, start_and_connect, stop_on_signals
 from firmware_bridge.devices import get_profile as get_ble_profile
@@ -126,6 +126,9 @@ def save(cal: Any, out: str | Path) -> Path:
     """Add or replace ``cal``'s entry in the calibration file ``out``."""
     out = Path(out)
     file = CalibrationFile.load(out) if out.exists() else CalibrationFile()
+    if file.read_format_version != FORMAT_VERSION:  # never silently: say that the older file is rewritten
+        print(f"{PROG}: {out}: format {file.read_format_version} file rewritten in format {FORMAT_VERSION}",
+              file=sys.stderr)
     file.set(cal)
     file.save(out)
     return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import sys
 import time
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from calibration.device import CalibrationFile, DeviceCalibration
+from calibration.device import SI_UNITS, CalibrationFile, DeviceCalibration
 from export.manifest import load_artefact
 from firmware_bridge.connect import default_recording_path, open_devices, start_and_connect, stop_on_signals
 from firmware_bridge.devices import get_profile as get_ble_profile
@@ -168,12 +169,12 @@ class Calibrations:
         cal = self.file.get(device_id) if self.file is not None and device_id in self.file else None
         if cal is not None:
             self.used[device_id] = "calibration file"
-            return cal.apply
+            return functools.partial(cal.apply, units=SI_UNITS)  # the session delivers SI: checked against the file
         mount = Mount(**{"wrist": self.wrist, "face": self.face, **self.mounts.get(device_id, {})})
         self.used[device_id] = f"profile + mount {mount.wrist}/{mount.face}" + (
             f"/{mount.rotation_deg:g}deg" if mount.rotation_deg else "")
         profile = get_real_profile(get_ble_profile(ble_profile).real_profile)
-        return DeviceCalibration.identity(device_id, profile, mount).apply
+        return functools.partial(DeviceCalibration.identity(device_id, profile, mount).apply, units=SI_UNITS)
 
 
 # --------------------------------------------------------------------------- output
