@@ -17,8 +17,7 @@ from pathlib import Path
 from pretrain_simulated import pretrain_example
 
 from toolkit.errors import Multi3EdgeError
-from toolkit.train.config import FinetuneConfig
-from toolkit.train.finetune_job import run_finetune
+from toolkit.train import FinetuneConfig, run_finetune
 
 
 def seglearn_available() -> bool:

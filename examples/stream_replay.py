@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from calibration import DeviceCalibration, Mount, get_real_profile
-from export.manifest import load_artefact
+from export import load_artefact
 from toolkit.cli.replays import resolve_virtual
 from toolkit.stream import LabelTrack, StreamEngine, offline_predictions
 

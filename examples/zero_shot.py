@@ -17,10 +17,7 @@ import numpy as np
 from pretrain_simulated import pretrain_example
 
 from toolkit.errors import Multi3EdgeError
-from toolkit.train.config import GridConfig
-from toolkit.train.data import load_real_windows
-from toolkit.train.pretrain import load_pretrained
-from toolkit.train.zeroshot import class_descriptions, zero_shot
+from toolkit.train import GridConfig, class_descriptions, load_pretrained, load_real_windows, zero_shot
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -167,3 +167,20 @@ def test_loading_a_calibration_imports_no_optimiser(tmp_path: Path) -> None:
         "assert 'scipy.optimize' not in sys.modules, 'scipy.optimize loaded'\n"
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_examples_use_public_names_and_leave_sys_path_alone() -> None:
+    problems = []
+    for path in sorted((REPO / "examples").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and ast.unparse(node) in ("sys.path.insert", "sys.path.append"):
+                problems.append(f"{path.name}: edits sys.path")
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in PROJECT:
+                names = [a.name for a in node.names]
+                proc = _fresh(f"import importlib, json; m = importlib.import_module({node.module!r}); "
+                              f"print(json.dumps(getattr(m, '__all__', None)))")
+                public = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else None
+                problems += [f"{path.name}: {node.module}.{n} is not in its __all__" for n in names
+                             if public is None or n not in public]
+    assert not problems, "\n".join(problems)
