@@ -1,9 +1,12 @@
 """Device profiles and the mapping of real devices into the simulator's frame (issue: calibration).
 
-* :mod:`calibration.profiles`: :class:`~calibration.profiles.RealDeviceProfile` (units, sign, device axes -> watch
-  frame, rate, range; JSON round trip with ``"schema": 1``) and the built-in real-device registry.
-* :mod:`calibration.mount`: :class:`~calibration.mount.Mount` (wrist, face, rotation about the forearm) and the
-  right -> left mirror map (canonical wrist: left).
+* device descriptions live on the floor below: :mod:`toolkit.device_profiles`
+  (:class:`~toolkit.device_profiles.RealDeviceProfile` and the real-device registry) and :mod:`toolkit.mount`
+  (:class:`~toolkit.mount.Mount`, the right -> left mirror map); ``calibration.profiles`` and ``calibration.mount``
+  re-export them under their old names.
+* :mod:`calibration.results`: the result types (:class:`~calibration.results.StaticCalibration`,
+  :class:`~calibration.results.RateEstimate`), data only, apart from the fitters, so that loading a calibration file
+  imports no optimiser.
 * :mod:`calibration.stillness`: still periods of a sample stream (:func:`~calibration.stillness.find_still_segments`).
 * :mod:`calibration.static`: accelerometer bias and diagonal scale against |g|, gyroscope bias
   (:class:`~calibration.static.StaticCalibration`, :func:`~calibration.static.fit_static`), with an
@@ -18,3 +21,45 @@
 * :mod:`calibration.procedure`: the protocol and :func:`~calibration.procedure.calibrate_stream`, the whole
   procedure on one recording (for ``edge-calibrate``).
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: Public name -> the module that defines it. Loaded on first use (PEP 562), so that importing one module of this
+#: package (say, to load a calibration file) does not import every other one.
+_PUBLIC = {
+    "CalibrationFile": "calibration.device",
+    "DeviceCalibration": "calibration.device",
+    "RateEstimate": "calibration.results",
+    "StaticCalibration": "calibration.results",
+    "PROTOCOL": "calibration.procedure",
+    "ProtocolStep": "calibration.procedure",
+    "calibrate_stream": "calibration.procedure",
+    "fit_static": "calibration.static",
+    "estimate_rate": "calibration.rate",
+    "MountEstimate": "calibration.orientation",
+    "estimate_mount_rotation": "calibration.orientation",
+    "StillSegment": "calibration.stillness",
+    "find_still_segments": "calibration.stillness",
+    "Mount": "toolkit.mount",
+    "REAL_PROFILES": "toolkit.device_profiles",
+    "RealDeviceProfile": "toolkit.device_profiles",
+    "get_real_profile": "toolkit.device_profiles",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,7 +1,7 @@
 """Per-device calibration: everything needed to bring one physical device's samples into the model's frame.
 
-:class:`DeviceCalibration` bundles the device's :class:`~calibration.profiles.RealDeviceProfile` (units, sign,
-nominal axes), its :class:`~calibration.mount.Mount` (wrist, face), and the results of the procedures: the
+:class:`DeviceCalibration` bundles the device's :class:`~toolkit.device_profiles.RealDeviceProfile` (units, sign,
+nominal axes), its :class:`~toolkit.mount.Mount` (wrist, face), and the results of the procedures: the
 :class:`~calibration.static.StaticCalibration` (biases, scale), the measured mount rotation
 (:mod:`calibration.orientation`) and the :class:`~calibration.rate.RateEstimate`. :meth:`DeviceCalibration.apply` is
 the interface of the streaming engine:
@@ -10,20 +10,34 @@ input
     (N, 3) acc [m/s^2] and gyro [rad/s] in the **device's own axes**, with the **profile's sign** (what the BLE
     layer delivers after unit conversion: SI units, iOS devices still with -g up at rest).
 steps
-    1. sign: iOS -> Android (negate acc; :func:`toolkit.sim.devices.from_device_units`, as the profile does);
+    1. sign: iOS -> Android (negate acc; :func:`toolkit.units.from_device_units`, as the profile does);
     2. static correction in device axes: ``scale * (acc - acc_bias)``, ``gyro - gyro_bias`` (when measured);
     3. rotation into the dorsal watch frame of the worn wrist: the measured ``mount_rotation`` when present,
        else the nominal ``Mount.rotation() @ profile.axes_matrix``;
-    4. right wrist: the mirror map into the left wrist (:func:`calibration.mount.mirror_acc` /
-       :func:`~calibration.mount.mirror_gyro`).
+    4. right wrist: the mirror map into the left wrist (:func:`toolkit.mount.mirror_acc` /
+       :func:`~toolkit.mount.mirror_gyro`).
 output
     (N, 3) float64 acc and gyro in the canonical (left, dorsal) watch frame, SI, Android sign: what the models
     are trained on.
 
-Serialisation: :meth:`DeviceCalibration.to_dict` gives a JSON-ready dict with ``"schema": 1``; the profile,
-mount, static and rate parts are their own versioned dicts. :meth:`DeviceCalibration.from_dict` validates
-everything and refuses unknown keys. :class:`CalibrationFile` keeps several devices, keyed by device id, in one
-JSON file (``{"schema": 1, "devices": {id: calibration}}``), saved atomically.
+The units ``apply`` expects are checked when the caller states them (``units=`` / ``sign=``, or
+:meth:`DeviceCalibration.apply_batch` with a decoded batch), as imucal's ``calibrate(acc, gyr, acc_unit, gyr_unit)``.
+
+File format (``format_version`` 2; a committed golden file pins it, ``tests/fixtures/calibration/``)::
+
+    {"kind": "device-calibration", "format_version": 2,
+     "devices": {device_id: {
+         "device_id": ..., "created_utc": "2026-01-02T03:04:05Z",
+         "input":  {"units": {"acc": "m/s^2", "gyro": "rad/s"}, "axes": "device", "sign": "<the profile's>"},
+         "output": {"frame": "watch/left/dorsal", "units": {"acc": "m/s^2", "gyro": "rad/s"}, "sign": "android"},
+         "profile": {...}, "mount": {...}, "static": {...} | null, "mount_rotation": [[...]] | null,
+         "rate": {...} | null, "notes": [...], "diagnostics": {...}}}}
+
+One version, at the top: the parts carry no ``"schema"`` of their own. ``input`` and ``output`` are derived from the
+profile and checked on load. :meth:`CalibrationFile.from_dict` tells a file written by a newer program (refused,
+"update") from an older one: format 1 (``"schema": 1`` at five levels, no contract) is converted by
+:mod:`calibration.legacy`, and :attr:`CalibrationFile.read_format_version` says which format was read.
+:class:`CalibrationFile` keeps several devices, keyed by device id, in one JSON file, saved atomically.
 """
 
 from __future__ import annotations
@@ -32,6 +46,7 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,14 +54,25 @@ from typing import Any
 
 import numpy as np
 
-from calibration.mount import CANONICAL_WRIST, Mount, mirror_acc, mirror_gyro
-from calibration.profiles import RealDeviceProfile, validate_rotation
-from calibration.rate import RateEstimate
-from calibration.static import StaticCalibration
+from calibration import legacy
+from calibration.legacy import LEGACY_SCHEMA
+from calibration.results import RateEstimate, StaticCalibration
+from toolkit.device_profiles import RealDeviceProfile, validate_rotation
 from toolkit.errors import ConfigError, InputFileError
-from toolkit.sim.devices import DeviceProfile, from_device_units
+from toolkit.mount import CANONICAL_WRIST, Mount, mirror_acc, mirror_gyro
+from toolkit.units import UnitConvention, from_device_units
 
-SCHEMA_VERSION = 1
+#: What a calibration file is (its ``kind``).
+KIND = "device-calibration"
+#: The format this program writes; it reads this one and converts the older ``"schema": 1`` files.
+FORMAT_VERSION = 2
+#: The version marker of format 1 files (kept for old imports).
+SCHEMA_VERSION = LEGACY_SCHEMA
+#: Units ``apply`` expects (its input contract) and returns.
+SI_UNITS = {"acc": "m/s^2", "gyro": "rad/s"}
+#: The output frame: the canonical watch frame (:mod:`toolkit.frames`) of the left wrist, dorsal side.
+OUTPUT_FRAME = "watch/left/dorsal"
+_PARTS = ("profile", "mount", "static", "rate")
 Matrix3 = tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]
 
 
@@ -171,23 +197,54 @@ class DeviceCalibration:
             return np.array(self.mount_rotation, dtype=np.float64)
         return self.mount.rotation() @ self.profile.axes_matrix
 
-    def _sign_profile(self) -> DeviceProfile:
-        return DeviceProfile(name=f"{self.profile.name}:sign", acc_units="m/s^2", acc_sign=self.profile.acc_sign,
-                             gyro_units="rad/s", has_gyro=self.profile.has_gyro)
+    def _sign_profile(self) -> UnitConvention:
+        return UnitConvention(acc_units="m/s^2", acc_sign=self.profile.acc_sign, gyro_units="rad/s")
 
-    def apply(self, acc_ms2: np.ndarray, gyro_rads: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    # ------------------------------------------------------------------ the contract
+    def input_contract(self) -> dict[str, Any]:
+        """What :meth:`apply` expects: SI units, the device's own axes, the profile's accelerometer sign."""
+        units = dict(SI_UNITS) if self.profile.has_gyro else {"acc": SI_UNITS["acc"]}
+        return {"units": units, "axes": "device", "sign": self.profile.acc_sign}
+
+    @staticmethod
+    def output_contract() -> dict[str, Any]:
+        """What :meth:`apply` returns: the canonical left dorsal watch frame, SI units, Android sign."""
+        return {"frame": OUTPUT_FRAME, "units": dict(SI_UNITS), "sign": "android"}
+
+    def check_input(self, units: Mapping[str, str], sign: str | None = None, *, gyro: bool = True) -> None:
+        """Refuse samples whose stated units (``{"acc": ..., "gyro": ...}``) or sign differ from the input contract.
+
+        ``sign`` None or ``"unknown"`` (a protocol that does not establish it) leaves the profile's sign assumed.
+        """
+        where = f"device calibration {self.device_id!r}"
+        for channel in ("acc", "gyro") if gyro else ("acc",):
+            got = units.get(channel)
+            if got != SI_UNITS[channel]:
+                raise ConfigError(f"{where}: {channel} given in {got!r}, expected {SI_UNITS[channel]!r} "
+                                  "(convert first, e.g. ImuBatch.to_si())")
+        if sign not in (None, "unknown", self.profile.acc_sign):
+            raise ConfigError(f"{where}: acc sign {sign!r} differs from the profile's {self.profile.acc_sign!r}")
+
+    def apply(self, acc_ms2: np.ndarray, gyro_rads: np.ndarray | None = None, *,
+              units: Mapping[str, str] | None = None, sign: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """Device samples -> the canonical (left, dorsal) watch frame (module docstring).
 
         Args:
             acc_ms2: (N, 3) specific force [m/s^2] in the device's axes with the profile's sign.
             gyro_rads: (N, 3) angular velocity [rad/s] in the device's axes, or None.
+            units: the units the samples are in (``{"acc": "m/s^2", "gyro": "rad/s"}``); checked against the input
+                contract when given (:meth:`check_input`).
+            sign: the samples' accelerometer sign convention; checked when given.
 
         Returns:
             ``(acc, gyro)``: (N, 3) float64 in the canonical watch frame (gyro None when not given).
 
         Raises:
-            ConfigError: bad shapes, or a gyro array for a profile without a gyroscope.
+            ConfigError: bad shapes, units or sign other than the contract's, or a gyro array for a profile without a
+                gyroscope.
         """
+        if units is not None or sign is not None:
+            self.check_input(units if units is not None else SI_UNITS, sign, gyro=gyro_rads is not None)
         a = np.asarray(acc_ms2, dtype=np.float64)
         if a.ndim != 2 or a.shape[1] != 3:
             raise ConfigError(f"device calibration: acc must have shape (N, 3), got {a.shape}")
@@ -209,37 +266,58 @@ class DeviceCalibration:
             w = None if w is None else mirror_gyro(w)
         return a, w
 
+    def apply_batch(self, batch: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`apply` on a decoded batch (an :class:`~firmware_bridge.protocols.base.ImuBatch` in SI units, or
+        anything with ``acc``, ``gyro``, ``units`` and ``sign``): its units and sign are checked."""
+        return self.apply(batch.acc, batch.gyro, units=batch.units, sign=getattr(batch, "sign", None))
+
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict with ``"schema": 1``."""
+        """JSON-ready device entry of a format-2 calibration file (module docstring): contract, parts without
+        ``"schema"`` keys (the version is the file's ``format_version``)."""
+        def part(value: Any) -> Any:
+            if value is None:
+                return None
+            d = value.to_dict()
+            d.pop("schema", None)
+            return d
+
         return {
-            "schema": SCHEMA_VERSION,
             "device_id": self.device_id,
-            "profile": self.profile.to_dict(),
-            "mount": self.mount.to_dict(),
-            "static": None if self.static is None else self.static.to_dict(),
-            "mount_rotation": None if self.mount_rotation is None else [list(row) for row in self.mount_rotation],
-            "rate": None if self.rate is None else self.rate.to_dict(),
             "created_utc": self.created_utc,
+            "input": self.input_contract(),
+            "output": self.output_contract(),
+            "profile": part(self.profile),
+            "mount": part(self.mount),
+            "static": part(self.static),
+            "mount_rotation": None if self.mount_rotation is None else [list(row) for row in self.mount_rotation],
+            "rate": part(self.rate),
             "notes": list(self.notes),
             "diagnostics": self.diagnostics,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DeviceCalibration:
-        """Inverse of :meth:`to_dict`.
+        """Inverse of :meth:`to_dict`; a format-1 entry (``"schema": 1``) is converted by :mod:`calibration.legacy`.
 
         Raises:
-            ConfigError: not a mapping, wrong schema, unknown or missing keys, invalid parts.
+            ConfigError: not a mapping, wrong schema, unknown or missing keys, invalid parts, or an ``input`` /
+                ``output`` contract other than the one the profile implies.
         """
         if not isinstance(data, dict):
             raise ConfigError(f"device calibration: expected a mapping, got {type(data).__name__}")
-        d = dict(data)
-        schema = d.pop("schema", None)
-        if schema != SCHEMA_VERSION:
-            raise ConfigError(
-                f"device calibration: unsupported schema {schema!r} (this version reads {SCHEMA_VERSION})"
-            )
+        if "schema" in data:
+            d = legacy.upgrade_entry(data)
+        else:
+            d = dict(data)
+            for key in _PARTS:
+                if isinstance(d.get(key), dict) and "schema" in d[key]:
+                    raise ConfigError(f"device calibration: {key}: unknown key 'schema' (format_version "
+                                      f"{FORMAT_VERSION} has one version, at the top of the file)")
+        contract = {key: d.pop(key) for key in ("input", "output") if key in d}
+        for key in _PARTS:  # the parts' own readers take their (format 1) version marker
+            if isinstance(d.get(key), dict):
+                d[key] = {"schema": LEGACY_SCHEMA, **d[key]}
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(d) - known)
         if unknown:
@@ -266,17 +344,25 @@ class DeviceCalibration:
             raise ConfigError("device calibration: notes must be a list of strings")
         if "notes" in d:
             d["notes"] = tuple(d["notes"])
-        return cls(**d)
+        cal = cls(**d)
+        for key, expected in (("input", cal.input_contract()), ("output", cal.output_contract())):
+            if key in contract and contract[key] != expected:
+                raise ConfigError(f"device calibration {cal.device_id!r}: {key} contract {contract[key]!r} differs "
+                                  f"from what this program applies ({expected!r})")
+        return cal
 
 
 class CalibrationFile:
     """Several :class:`DeviceCalibration` objects in one JSON file, keyed by device id.
 
-    Layout: ``{"schema": 1, "devices": {device_id: DeviceCalibration.to_dict()}}``.
+    Layout: ``{"kind": "device-calibration", "format_version": 2, "devices": {device_id: entry}}`` (module
+    docstring). :attr:`read_format_version` is the format a loaded file was in (1: converted from the older
+    ``"schema": 1`` layout; :meth:`save` writes format 2).
     """
 
     def __init__(self, devices: dict[str, DeviceCalibration] | None = None) -> None:
         self.devices: dict[str, DeviceCalibration] = {}
+        self.read_format_version = FORMAT_VERSION
         for cal in (devices or {}).values():
             self.set(cal)
 
@@ -305,20 +391,33 @@ class CalibrationFile:
         self.devices[cal.device_id] = cal
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": SCHEMA_VERSION, "devices": {k: self.devices[k].to_dict() for k in self.ids()}}
+        return {"kind": KIND, "format_version": FORMAT_VERSION,
+                "devices": {k: self.devices[k].to_dict() for k in self.ids()}}
 
     @classmethod
     def from_dict(cls, data: Any) -> CalibrationFile:
         """Validated inverse of :meth:`to_dict` (:class:`ConfigError` on any problem)."""
         if not isinstance(data, dict):
             raise ConfigError(f"expected a JSON object, got {type(data).__name__}")
-        d = dict(data)
-        schema = d.pop("schema", None)
-        if schema != SCHEMA_VERSION:
-            raise ConfigError(f"unsupported calibration file schema {schema!r} (this version reads {SCHEMA_VERSION})")
+        if legacy.is_legacy(data):
+            d, read_version = legacy.upgrade(data), LEGACY_SCHEMA
+        else:
+            d = dict(data)
+            kind, version = d.pop("kind", None), d.pop("format_version", None)
+            if kind != KIND:
+                raise ConfigError(f"not a calibration file: kind {kind!r} (expected {KIND!r})")
+            if isinstance(version, bool) or not isinstance(version, int):
+                raise ConfigError(f"format_version must be an integer (got {version!r})")
+            if version > FORMAT_VERSION:
+                raise ConfigError(f"written by a newer program: format_version {version} (this program reads up to "
+                                  f"{FORMAT_VERSION}); update multi3edge to read it")
+            if version < FORMAT_VERSION:
+                raise ConfigError(f"unknown older format_version {version} (this program reads {FORMAT_VERSION} and "
+                                  f"converts the older schema-{LEGACY_SCHEMA} files)")
+            read_version = version
         devices = d.pop("devices", None)
         if d:
-            raise ConfigError(f"unknown keys {', '.join(sorted(d))} (known: devices, schema)")
+            raise ConfigError(f"unknown keys {', '.join(sorted(d))} (known: devices, format_version, kind)")
         if not isinstance(devices, dict):
             raise ConfigError("'devices' must be a mapping from device id to calibration")
         out = cls()
@@ -327,6 +426,7 @@ class CalibrationFile:
             if cal.device_id != key:
                 raise ConfigError(f"device {key!r}: its calibration says device_id {cal.device_id!r}")
             out.set(cal)
+        out.read_format_version = read_version
         return out
 
     @classmethod
@@ -372,4 +472,13 @@ class CalibrationFile:
         return p
 
 
-__all__ = ["CalibrationFile", "DeviceCalibration", "SCHEMA_VERSION", "utc_now"]
+__all__ = [
+    "FORMAT_VERSION",
+    "KIND",
+    "OUTPUT_FRAME",
+    "SCHEMA_VERSION",
+    "SI_UNITS",
+    "CalibrationFile",
+    "DeviceCalibration",
+    "utc_now",
+]

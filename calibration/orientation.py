@@ -45,10 +45,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from calibration.mount import WRISTS, Mount
-from calibration.profiles import RealDeviceProfile
+from toolkit.device_profiles import RealDeviceProfile
 from toolkit.errors import ConfigError
 from toolkit.frames import G_MS2
+from toolkit.mount import WRISTS, Mount
 
 #: Pose names in protocol order.
 POSES = ("hang", "forward")

@@ -34,13 +34,13 @@ from typing import Any
 import numpy as np
 
 from calibration.device import DeviceCalibration, utc_now
-from calibration.mount import Mount
 from calibration.orientation import angle_deg, estimate_mount_rotation
-from calibration.profiles import RealDeviceProfile, resolve_profile
 from calibration.rate import estimate_rate
 from calibration.static import fit_static
 from calibration.stillness import StillSegment, check_stream, find_still_segments
+from toolkit.device_profiles import RealDeviceProfile, resolve_profile
 from toolkit.errors import ConfigError
+from toolkit.mount import Mount
 from toolkit.sim.devices import DeviceProfile, from_device_units
 
 #: Two still segments whose gravity directions differ by more than this are different poses [deg].

@@ -45,94 +45,10 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linprog
 
+# the result type lives apart from the fitter (calibration.results: data only, no scipy.optimize)
+from calibration.results import RATE_SCHEMA_VERSION as SCHEMA_VERSION  # noqa: F401
+from calibration.results import RateEstimate
 from toolkit.errors import ConfigError
-
-SCHEMA_VERSION = 1
-
-
-@dataclass(frozen=True)
-class RateEstimate:
-    """Sample rate and clock drift of one device.
-
-    Attributes:
-        rate_hz: samples per second of the reference clock (host when host times were given, else device) [Hz].
-        nominal_hz: the profile's nominal rate [Hz], or None.
-        device_rate_hz: samples per second of the device's clock [Hz], or None without device timestamps.
-        drift_ppm: device clock against the host clock, ``(device s per host s - 1) * 1e6`` [ppm], or None.
-        n_samples: samples received.
-        n_lost: samples missing between the first and the last (from device timestamps), or None.
-        duration_s: first to last sample, reference clock [s].
-        timestamp_residual_ms: rms deviation of device timestamps from the fitted line [ms] (quantisation and
-            timestamp jitter), or None.
-        delay_median_ms: median host arrival delay above the lower envelope [ms], or None.
-        delay_p95_ms: 95th percentile of that delay [ms], or None.
-        method: how the numbers were obtained (one line).
-    """
-
-    rate_hz: float
-    nominal_hz: float | None = None
-    device_rate_hz: float | None = None
-    drift_ppm: float | None = None
-    n_samples: int = 0
-    n_lost: int | None = None
-    duration_s: float = 0.0
-    timestamp_residual_ms: float | None = None
-    delay_median_ms: float | None = None
-    delay_p95_ms: float | None = None
-    method: str = ""
-
-    def __post_init__(self) -> None:
-        for key in ("rate_hz", "nominal_hz", "device_rate_hz"):
-            v = getattr(self, key)
-            if v is None and key != "rate_hz":
-                continue
-            if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating) or not (
-                math.isfinite(v) and v > 0
-            ):
-                raise ConfigError(f"rate estimate: {key} must be a positive finite number (got {v!r})")
-            object.__setattr__(self, key, float(v))
-        for key in ("drift_ppm", "duration_s", "timestamp_residual_ms", "delay_median_ms", "delay_p95_ms"):
-            v = getattr(self, key)
-            if v is None and key != "duration_s":
-                continue
-            if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating) or not math.isfinite(v):
-                raise ConfigError(f"rate estimate: {key} must be a finite number (got {v!r})")
-            object.__setattr__(self, key, float(v))
-        for key in ("n_samples", "n_lost"):
-            v = getattr(self, key)
-            if v is None and key == "n_lost":
-                continue
-            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
-                raise ConfigError(f"rate estimate: {key} must be a non-negative integer (got {v!r})")
-            object.__setattr__(self, key, int(v))
-        if not isinstance(self.method, str):
-            raise ConfigError("rate estimate: method must be a string")
-
-    @property
-    def rate_error_ppm(self) -> float | None:
-        """``(rate_hz / nominal_hz - 1) * 1e6``, or None without a nominal rate."""
-        return None if self.nominal_hz is None else (self.rate_hz / self.nominal_hz - 1.0) * 1e6
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict with ``"schema": 1``."""
-        return {"schema": SCHEMA_VERSION, **{k: getattr(self, k) for k in self.__dataclass_fields__}}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RateEstimate:
-        """Inverse of :meth:`to_dict`; :class:`ConfigError` on a wrong schema, unknown keys or bad values."""
-        if not isinstance(data, dict):
-            raise ConfigError(f"rate estimate: expected a mapping, got {type(data).__name__}")
-        d = dict(data)
-        schema = d.pop("schema", None)
-        if schema != SCHEMA_VERSION:
-            raise ConfigError(f"rate estimate: unsupported schema {schema!r} (this version reads {SCHEMA_VERSION})")
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"rate estimate: unknown keys {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        if "rate_hz" not in d:
-            raise ConfigError("rate estimate: missing key 'rate_hz'")
-        return cls(**d)
 
 
 @dataclass(frozen=True)

@@ -37,141 +37,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy.optimize import least_squares
 
+# the result type lives apart from the fitter (calibration.results: data only, no scipy.optimize)
+from calibration.results import (  # noqa: F401
+    DISTINCT_ORIENTATION_DEG,
+    FITTED,
+    MAX_BIAS_MS2,
+    MAX_SCALE_DEVIATION,
+    ZERO3,
+    StaticCalibration,
+    Vec3,
+    vec3,
+)
+from calibration.results import STATIC_SCHEMA_VERSION as SCHEMA_VERSION  # noqa: F401
 from calibration.stillness import StillSegment
 from toolkit.errors import ConfigError
 from toolkit.frames import G_MS2
-
-SCHEMA_VERSION = 1
-#: Values of :attr:`StaticCalibration.fitted`.
-FITTED = ("bias+scale", "scale", "none")
-#: Two still orientations closer than this count as one [deg].
-DISTINCT_ORIENTATION_DEG = 15.0
-#: Largest plausible accelerometer bias norm [m/s^2] and scale deviation of a fitted calibration.
-MAX_BIAS_MS2 = 2.0
-MAX_SCALE_DEVIATION = 0.2
-
-Vec3 = tuple[float, float, float]
-_ZERO: Vec3 = (0.0, 0.0, 0.0)
-_ONE: Vec3 = (1.0, 1.0, 1.0)
-
-
-def _vec3(value: Any, what: str) -> Vec3:
-    try:
-        v = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ConfigError(f"static calibration: {what} must be 3 numbers (got {value!r})") from None
-    if v.shape != (3,) or not np.all(np.isfinite(v)):
-        raise ConfigError(f"static calibration: {what} must be 3 finite numbers (got {value!r})")
-    return (float(v[0]), float(v[1]), float(v[2]))
-
-
-@dataclass(frozen=True)
-class StaticCalibration:
-    """Accelerometer bias and diagonal scale, gyroscope bias, in the device's axes (SI, Android sign).
-
-    Attributes:
-        acc_bias_ms2: (3,) accelerometer bias [m/s^2], subtracted before scaling.
-        acc_scale: (3,) diagonal accelerometer gains (dimensionless).
-        gyro_bias_rads: (3,) gyroscope bias [rad/s].
-        fitted: what was fitted for the accelerometer: "bias+scale", "scale" (one common gain) or "none".
-        gyro_fitted: whether ``gyro_bias_rads`` comes from data (False: zero, e.g. no gyroscope).
-        n_orientations: distinct still orientations used (more than 15 deg apart).
-        n_samples: still samples used (0 when fitted from mean vectors without counts).
-        residual_ms2: rms over the orientations of ``|a_corr| - G_MS2`` after the correction [m/s^2].
-        residual_before_ms2: the same before any correction [m/s^2].
-        sensitivity: parameter error per unit magnitude error of the full 6-parameter fit (inf: not identifiable).
-        note: why the fit is what it is (one line).
-    """
-
-    acc_bias_ms2: Vec3 = _ZERO
-    acc_scale: Vec3 = _ONE
-    gyro_bias_rads: Vec3 = _ZERO
-    fitted: str = "none"
-    gyro_fitted: bool = False
-    n_orientations: int = 0
-    n_samples: int = 0
-    residual_ms2: float = 0.0
-    residual_before_ms2: float = 0.0
-    sensitivity: float = math.inf
-    note: str = ""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "acc_bias_ms2", _vec3(self.acc_bias_ms2, "acc_bias_ms2"))
-        object.__setattr__(self, "acc_scale", _vec3(self.acc_scale, "acc_scale"))
-        object.__setattr__(self, "gyro_bias_rads", _vec3(self.gyro_bias_rads, "gyro_bias_rads"))
-        if min(self.acc_scale) <= 0:
-            raise ConfigError(f"static calibration: acc_scale must be positive (got {self.acc_scale})")
-        if self.fitted not in FITTED:
-            raise ConfigError(f"static calibration: fitted must be one of {', '.join(FITTED)} (got {self.fitted!r})")
-        if not isinstance(self.gyro_fitted, bool | np.bool_):
-            raise ConfigError(f"static calibration: gyro_fitted must be true or false (got {self.gyro_fitted!r})")
-        object.__setattr__(self, "gyro_fitted", bool(self.gyro_fitted))
-        for key in ("n_orientations", "n_samples"):
-            v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
-                raise ConfigError(f"static calibration: {key} must be a non-negative integer (got {v!r})")
-            object.__setattr__(self, key, int(v))
-        for key in ("residual_ms2", "residual_before_ms2", "sensitivity"):
-            v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating) or v < 0 or v != v:
-                raise ConfigError(f"static calibration: {key} must be a non-negative number (got {v!r})")
-            object.__setattr__(self, key, float(v))
-        if not isinstance(self.note, str):
-            raise ConfigError("static calibration: note must be a string")
-
-    @classmethod
-    def identity(cls) -> StaticCalibration:
-        """No correction: bias 0, scale 1."""
-        return cls(note="identity (no calibration)")
-
-    def apply(self, acc_ms2: np.ndarray, gyro_rads: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """Correct (..., 3) device-axis samples: ``scale * (acc - acc_bias)``, ``gyro - gyro_bias``. float64 out."""
-        a = (np.asarray(acc_ms2, dtype=np.float64) - np.asarray(self.acc_bias_ms2)) * np.asarray(self.acc_scale)
-        w = None if gyro_rads is None else np.asarray(gyro_rads, dtype=np.float64) - np.asarray(self.gyro_bias_rads)
-        return a, w
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict with ``"schema": 1`` (``sensitivity`` inf is written as None)."""
-        return {
-            "schema": SCHEMA_VERSION,
-            "acc_bias_ms2": list(self.acc_bias_ms2),
-            "acc_scale": list(self.acc_scale),
-            "gyro_bias_rads": list(self.gyro_bias_rads),
-            "fitted": self.fitted,
-            "gyro_fitted": self.gyro_fitted,
-            "n_orientations": self.n_orientations,
-            "n_samples": self.n_samples,
-            "residual_ms2": self.residual_ms2,
-            "residual_before_ms2": self.residual_before_ms2,
-            "sensitivity": None if math.isinf(self.sensitivity) else self.sensitivity,
-            "note": self.note,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> StaticCalibration:
-        """Inverse of :meth:`to_dict`. Raises :class:`ConfigError` on a wrong schema, unknown keys or bad values."""
-        if not isinstance(data, dict):
-            raise ConfigError(f"static calibration: expected a mapping, got {type(data).__name__}")
-        d = dict(data)
-        schema = d.pop("schema", None)
-        if schema != SCHEMA_VERSION:
-            raise ConfigError(
-                f"static calibration: unsupported schema {schema!r} (this version reads {SCHEMA_VERSION})"
-            )
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - known)
-        if unknown:
-            known_s = ", ".join(sorted(known))
-            raise ConfigError(f"static calibration: unknown keys {', '.join(unknown)} (known: {known_s})")
-        if "sensitivity" in d and d["sensitivity"] is None:
-            d["sensitivity"] = math.inf
-        return cls(**d)
 
 
 def _stack(segments: Sequence[StillSegment] | np.ndarray, gyro_means_rads: np.ndarray | None,
@@ -273,7 +157,7 @@ def fit_static(
             "the data are not in m/s^2 (g, counts or mG?): convert them with the device profile first"
         )
     n_samples = int(n.sum()) if (counts is not None or isinstance(segments[0], StillSegment)) else 0
-    gyro_bias = _ZERO if gyro is None else _vec3(np.average(gyro, axis=0, weights=n), "gyro bias")
+    gyro_bias = ZERO3 if gyro is None else vec3(np.average(gyro, axis=0, weights=n), "gyro bias")
     dirs = acc / mags[:, None]
     n_orient = count_orientations(dirs)
     before = float(np.sqrt(np.mean((mags - g_ms2) ** 2)))
@@ -298,7 +182,7 @@ def fit_static(
         else:
             resid = float(np.sqrt(np.mean(res.fun**2)))
             return StaticCalibration(
-                acc_bias_ms2=_vec3(bias, "bias"), acc_scale=_vec3(scale, "scale"), fitted="bias+scale",
+                acc_bias_ms2=vec3(bias, "bias"), acc_scale=vec3(scale, "scale"), fitted="bias+scale",
                 residual_ms2=resid, sensitivity=sens,
                 note=f"bias+scale from {n_orient} orientations, sensitivity {sens:.3g}", **common,
             )

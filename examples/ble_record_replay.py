@@ -14,17 +14,21 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from firmware_bridge.backends.bumble_backend import BumbleClient  # noqa: E402
-from firmware_bridge.backends.bumble_link import close_radio  # noqa: E402
-from firmware_bridge.devices import recording_decoders  # noqa: E402
-from firmware_bridge.recording import decode_recording  # noqa: E402
-from firmware_bridge.session import DeviceSpec, StreamBatch, StreamSession, concat_batches  # noqa: E402
-from firmware_bridge.virtual.catalog import make_virtual_peripheral, resolve_virtual  # noqa: E402
-from firmware_bridge.virtual.peripheral import FaultConfig  # noqa: E402
+from firmware_bridge import (
+    DeviceSpec,
+    FaultConfig,
+    StreamBatch,
+    StreamSession,
+    close_radio,
+    concat_batches,
+    decode_recording,
+    get_backend,
+    make_virtual_peripheral,
+    recording_decoders,
+)
+from toolkit.cli.replays import resolve_virtual
 
 
 async def record(path: Path, name: str, speed: float) -> list[StreamBatch]:
@@ -34,8 +38,9 @@ async def record(path: Path, name: str, speed: float) -> list[StreamBatch]:
                                                                        reorder_prob=0.03, seed=1))
     await watch.start()
     try:
-        async with StreamSession([DeviceSpec(watch.address, spec.profile, "watch")], backend=BumbleClient,
-                                 record_to=path) as session:
+        backend = get_backend(virtual=True)  # the in-process radio ("virtual"); real watches: get_backend()
+        async with StreamSession([DeviceSpec(watch.address, spec.profile, "watch")], backend=backend.client,
+                                 backend_id=backend.id, record_to=path) as session:
             await session.wait_connected(5.0)
             await watch.wait_finished(30.0)
             await asyncio.sleep(0.1)

@@ -14,16 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bleak import BleakClient, BleakScanner
 
-from bleak import BleakClient, BleakScanner  # noqa: E402
-
-from firmware_bridge.backends.bumble_backend import BumbleClient, BumbleScanner  # noqa: E402
-from firmware_bridge.backends.bumble_link import close_radio  # noqa: E402
-from firmware_bridge.protocols import imu_stream  # noqa: E402
-from firmware_bridge.virtual.catalog import make_virtual_peripheral, resolve_virtual  # noqa: E402
+from firmware_bridge import close_radio, get_backend, make_virtual_peripheral
+from firmware_bridge.protocols import imu_stream
+from toolkit.cli.replays import resolve_virtual
 
 
 async def main(recording: str | None, seconds: float, speed: float, data_root: str | None) -> int:
@@ -32,7 +28,8 @@ async def main(recording: str | None, seconds: float, speed: float, data_root: s
     await watch.start()
     try:
         device = await BleakScanner.find_device_by_filter(
-            lambda _d, adv: imu_stream.SERVICE_UUID in adv.service_uuids, timeout=5.0, backend=BumbleScanner)
+            lambda _d, adv: imu_stream.SERVICE_UUID in adv.service_uuids, timeout=5.0,
+            backend=get_backend(virtual=True).scanner)
         if device is None:
             print("no imu-stream device found", file=sys.stderr)
             return 1
@@ -51,7 +48,7 @@ async def main(recording: str | None, seconds: float, speed: float, data_root: s
                               f"gyro=({g[0]:+6.3f},{g[1]:+6.3f},{g[2]:+6.3f}) rad/s")
                     count += 1
 
-        async with BleakClient(device, backend=BumbleClient) as client:
+        async with BleakClient(device, backend=get_backend(virtual=True).client) as client:
             print(f"connected, MTU {client.mtu_size}")
             await client.start_notify(imu_stream.DATA_CHAR_UUID, on_notify)
             await client.write_gatt_char(imu_stream.CONTROL_CHAR_UUID, imu_stream.CMD_START, response=True)

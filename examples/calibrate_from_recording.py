@@ -18,18 +18,18 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from calibration.device import CalibrationFile  # noqa: E402
-from calibration.mount import Mount  # noqa: E402
-from calibration.procedure import calibrate_stream  # noqa: E402
-from firmware_bridge.backends.bumble_backend import BumbleClient  # noqa: E402
-from firmware_bridge.backends.bumble_link import close_radio  # noqa: E402
-from firmware_bridge.playback import recorded_streams  # noqa: E402
-from firmware_bridge.session import DeviceSpec, StreamSession  # noqa: E402
-from firmware_bridge.virtual.catalog import make_virtual_peripheral, resolve_virtual  # noqa: E402
+from calibration import CalibrationFile, Mount, calibrate_stream
+from firmware_bridge import (
+    DeviceSpec,
+    StreamSession,
+    close_radio,
+    get_backend,
+    make_virtual_peripheral,
+    recorded_streams,
+)
+from toolkit.cli.replays import resolve_virtual
 
 WEARING = "protocol@right@palmar"
 
@@ -39,8 +39,9 @@ async def record_protocol(path: Path) -> None:
     watch = make_virtual_peripheral(resolve_virtual(WEARING), speed=4.0)
     await watch.start()
     try:
-        async with StreamSession([DeviceSpec(watch.address, "imu-stream", "my-watch")], backend=BumbleClient,
-                                 record_to=path) as session:
+        backend = get_backend(virtual=True)  # the in-process radio ("virtual"); real watches: get_backend()
+        async with StreamSession([DeviceSpec(watch.address, "imu-stream", "my-watch")], backend=backend.client,
+                                 backend_id=backend.id, record_to=path) as session:
             await session.wait_connected(5.0)
             await watch.wait_finished(30.0)
             await asyncio.sleep(0.2)

@@ -12,9 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from toolkit.sim.dataset import read_clip, summarize_clip
-from toolkit.sim.pipeline import SimulationConfig, simulate_files
-from toolkit.sim.plots import plot_clip_signals
+from toolkit.sim import SimulationConfig, plot_clip_signals, read_clip, simulate_files, summarize_clip
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CLIP = REPO / "tests" / "fixtures" / "cmu" / "131_01_excerpt.bvh"

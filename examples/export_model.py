@@ -18,9 +18,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from export.distill import DistillConfig
-from export.pipeline import export_bundles
-from export.teacher import random_tiny_teacher
+from export import DistillConfig, export_bundles, random_tiny_teacher
 
 
 def main() -> None:

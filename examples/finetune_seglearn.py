@@ -11,17 +11,13 @@ instead, and the example says so.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pretrain_simulated import pretrain_example
 
-from pretrain_simulated import pretrain_example  # noqa: E402
-
-from toolkit.errors import Multi3EdgeError  # noqa: E402
-from toolkit.train.config import FinetuneConfig  # noqa: E402
-from toolkit.train.finetune_job import run_finetune  # noqa: E402
+from toolkit.errors import Multi3EdgeError
+from toolkit.train import FinetuneConfig, run_finetune
 
 
 def seglearn_available() -> bool:

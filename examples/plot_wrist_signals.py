@@ -10,9 +10,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from toolkit.sim.dataset import read_clip
-from toolkit.sim.pipeline import SimulationConfig, simulate_files
-from toolkit.sim.plots import plot_clip_signals
+from toolkit.sim import SimulationConfig, plot_clip_signals, read_clip, simulate_files
 
 EXCERPT = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "cmu" / "131_01_excerpt.bvh"
 

@@ -12,9 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from toolkit.sim.pipeline import SimulationConfig, simulate_files
-from toolkit.train.config import PretrainConfig
-from toolkit.train.pretrain import run_pretrain
+from toolkit.sim import SimulationConfig, simulate_files
+from toolkit.train import PretrainConfig, run_pretrain
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "cmu"

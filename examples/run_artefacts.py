@@ -13,8 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from export.manifest import load_artefact, read_manifest
-from export.teacher import generated_windows
+from export import generated_windows, load_artefact, read_manifest
 
 
 def main() -> None:

@@ -13,8 +13,7 @@ from collections import Counter
 
 import numpy as np
 
-from toolkit.sim.body import BuiltinBody, HumanAttributes
-from toolkit.sim.plots import plot_placements
+from toolkit.sim import BuiltinBody, HumanAttributes, plot_placements
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from toolkit.sim.body import BuiltinBody
-from toolkit.sim.imu import simulate_imu
-from toolkit.sim.sources import load_motion
+from toolkit.sim import BuiltinBody, load_motion, simulate_imu
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CLIP = REPO.parent / "shared" / "data" / "cmu-mocap" / "asfamc" / "02" / "02_01.amc"

@@ -15,17 +15,12 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from calibration import DeviceCalibration, Mount, get_real_profile
+from export import load_artefact
+from toolkit.cli.replays import resolve_virtual
+from toolkit.stream import LabelTrack, StreamEngine, offline_predictions
 
-from calibration.device import DeviceCalibration  # noqa: E402
-from calibration.mount import Mount  # noqa: E402
-from calibration.profiles import get_real_profile  # noqa: E402
-from export.manifest import load_artefact  # noqa: E402
-from firmware_bridge.virtual.catalog import resolve_virtual  # noqa: E402
-from toolkit.stream import StreamEngine  # noqa: E402
-from toolkit.stream.live import LabelTrack  # noqa: E402
-from toolkit.stream.offline import offline_predictions  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:

@@ -10,21 +10,14 @@ seconds on two CMU excerpts knows almost nothing, so expect chance level; pass a
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from pretrain_simulated import pretrain_example
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from pretrain_simulated import pretrain_example  # noqa: E402
-
-from toolkit.errors import Multi3EdgeError  # noqa: E402
-from toolkit.train.config import GridConfig  # noqa: E402
-from toolkit.train.data import load_real_windows  # noqa: E402
-from toolkit.train.pretrain import load_pretrained  # noqa: E402
-from toolkit.train.zeroshot import class_descriptions, zero_shot  # noqa: E402
+from toolkit.errors import Multi3EdgeError
+from toolkit.train import GridConfig, class_descriptions, load_pretrained, load_real_windows, zero_shot
 
 
 def main(argv: list[str] | None = None) -> int:

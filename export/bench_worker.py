@@ -81,14 +81,12 @@ def _runner(job: dict):  # noqa: ANN202 - returns a zero-argument callable
 def _eager(kind: str, folder: str):  # noqa: ANN202 - an nn.Module
     import torch
 
+    from export import student, teacher  # delays torch: an ONNX / TFLite benchmark's RSS must not include it
+
     if kind == "eager-teacher":
-        from export.teacher import load_teacher
-
-        return load_teacher(folder).model.eval()
-    from export.student import EdgeStudent, StudentConfig
-
-    cfg = StudentConfig(**json.loads(open(os.path.join(folder, "student.json")).read()))
-    model = EdgeStudent(cfg)
+        return teacher.load_teacher(folder).model.eval()
+    cfg = student.StudentConfig(**json.loads(open(os.path.join(folder, "student.json")).read()))
+    model = student.EdgeStudent(cfg)
     model.load_state_dict(torch.load(os.path.join(folder, "student.pt"), map_location="cpu", weights_only=True))
     return model.eval()
 
@@ -115,7 +113,7 @@ def measure(job: dict) -> dict:
     }
     if job.get("profile_dir") and job["kind"] == "pte":
         try:
-            from export.exporters.executorch import operator_profile
+            from export.exporters.executorch import operator_profile  # delays executorch (only .pte profiles)
 
             res["operator_profile"] = operator_profile(job["path"], job.get("etrecord"), np.random.default_rng(0)
                                                        .standard_normal(job["shape"]).astype(np.float32),

@@ -33,8 +33,22 @@ from typing import Any
 import numpy as np
 import torch
 
-from toolkit.cli.common import run_cli
+from export.distill import DistillConfig, predict_logits
+from export.exporters import check_target, run_all
+from export.manifest import load_artefact
+from export.pipeline import PROFILES, export_bundles
+from export.student import EdgeStudent, StudentConfig
+from export.teacher import InputSpec, Teacher, Windows
+from toolkit.data.splits import loso_folds
 from toolkit.errors import ConfigError
+from toolkit.programs import run_cli
+from toolkit.train.config import EvalConfig
+from toolkit.train.data import load_real_windows
+from toolkit.train.evaluate import method_settings
+from toolkit.train.metrics import fold_metrics, mean_std, pooled_metrics
+from toolkit.train.pretrain import load_pretrained
+from toolkit.train.protocol import LeakError, fit_and_test
+from toolkit.train.runtime import resolve_device
 
 DATASETS = ("seglearn", "sp-sw-har")
 METHOD = "multi3net_not_frozen"
@@ -92,7 +106,6 @@ def fold_teacher(windows: Any, fold: Any, outcome: Any, source: str) -> Any:
     ``outcome``: :class:`~toolkit.train.protocol.FoldOutcome`. Missing gyroscope samples (NaN) are set to the
     fold normaliser's mean, i.e. 0 after standardisation, exactly what fine-tuning fed the model.
     """
-    from export.teacher import InputSpec, Teacher, Windows
 
     norm = outcome.data.normalizer
     x = np.where(np.isfinite(windows.x), windows.x, norm.mean.astype(np.float32)).astype(np.float32)
@@ -105,10 +118,6 @@ def fold_teacher(windows: Any, fold: Any, outcome: Any, source: str) -> Any:
 
 def _predict_bundle(folder: Path, manifest: dict[str, Any], x: np.ndarray) -> dict[str, np.ndarray]:
     """{"student fp32" | "<target> <precision>": (N,) predicted class} of one bundle on standardised x."""
-    from export.distill import predict_logits
-    from export.exporters import run_all
-    from export.manifest import load_artefact
-    from export.student import EdgeStudent, StudentConfig
 
     student = EdgeStudent(StudentConfig(**manifest["student"]["config"]))
     student.load_state_dict(torch.load(folder / "student.pt", weights_only=True))
@@ -120,7 +129,6 @@ def _predict_bundle(folder: Path, manifest: dict[str, Any], x: np.ndarray) -> di
 
 
 def _artefact_record(a: dict[str, Any], pred: np.ndarray, ref: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    from toolkit.train.metrics import fold_metrics
 
     fig = a["parity_vs_float_student"]
     rec = {**fold_metrics(y, pred), "top1_agreement": float((pred == ref).mean()),
@@ -142,10 +150,6 @@ def _delete_models(folder: Path) -> None:
 def run_fold(windows: Any, fold: Any, opts: LosoOptions, ft: Any, pretrained: Any, device: torch.device,
              log: Callable[[str], None]) -> dict[str, Any]:
     """Steps 1-5 of the module docstring for one fold; returns the fold record (also written as JSON)."""
-    from export.distill import DistillConfig
-    from export.pipeline import export_bundles
-    from toolkit.train.metrics import fold_metrics
-    from toolkit.train.protocol import LeakError, fit_and_test
 
     test = set(fold.test_subjects)
     times: dict[str, float] = {}
@@ -167,7 +171,6 @@ def run_fold(windows: Any, fold: Any, opts: LosoOptions, ft: Any, pretrained: An
 
     ev = np.isin(teacher.windows.subject, list(test))
     x_ev, y_ev = teacher.spec.normalise(teacher.windows.x[ev]), teacher.windows.y[ev]
-    from export.distill import predict_logits
 
     preds: dict[str, np.ndarray] = {"y_true": y_ev, "teacher fp32": predict_logits(teacher.model, x_ev).argmax(1)}
     models: dict[str, dict[str, Any]] = {"teacher fp32": {**fold_metrics(y_ev, preds["teacher fp32"])}}
@@ -231,7 +234,6 @@ def run_fold(windows: Any, fold: Any, opts: LosoOptions, ft: Any, pretrained: An
 def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Per model: per-fold macro F1 mean/std, pooled macro F1 (all folds' predictions concatenated); artefacts:
     pooled and worst-fold top-1 agreement with their float student, max |dlogit|, sizes, partitions."""
-    from toolkit.train.metrics import mean_std, pooled_metrics
 
     if not records:
         return {"folds": 0, "models": {}}
@@ -347,7 +349,6 @@ def write_summary(out: Path, dataset: str, command: str | None = None) -> dict[s
 
 
 def _load_windows(opts: LosoOptions, ft: Any) -> Any:
-    from toolkit.train.data import load_real_windows
 
     return load_real_windows(opts.dataset, ft.grid, ft.data_root)
 
@@ -356,13 +357,6 @@ def run_loso(opts: LosoOptions, windows: Any = None, log: Callable[[str], None] 
              command: str = "") -> dict[str, Any]:
     """Run every (missing) fold, then write the summary (module docstring). ``windows``: RealWindows to use instead
     of loading ``opts.dataset`` (tests)."""
-    from export.exporters import check_target
-    from export.pipeline import PROFILES
-    from toolkit.data.splits import loso_folds
-    from toolkit.train.config import EvalConfig
-    from toolkit.train.evaluate import method_settings
-    from toolkit.train.pretrain import load_pretrained
-    from toolkit.train.runtime import resolve_device
 
     for t in opts.targets:
         check_target(t)

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from export.exporters import exporter
 from export.exporters.probe import MAX_ARTEFACT_BYTES, check_format, probe
 from toolkit.errors import ConfigError, InputFileError
 from toolkit.hashing import sha256_file
@@ -298,7 +299,6 @@ def _native_stderr_quiet() -> Iterator[None]:
 def load_artefact(folder: str | Path, target: str, precision: str = "int8", threads: int | None = None
                   ) -> LoadedArtefact:
     """Verify and load the ``target`` (pte, tflite, onnx) artefact of a bundle folder in its own runtime."""
-    from export.exporters import exporter
 
     folder = Path(folder)
     manifest = read_manifest(folder)

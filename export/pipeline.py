@@ -33,6 +33,7 @@ from export.quantize import SETTINGS, CalibrationSet, calibration_set, check_cal
 from export.student import EdgeStudent, count_macs, count_params, student_config
 from export.teacher import CHECKPOINT_NAME, Teacher, load_windows, split_subjects
 from toolkit.errors import ConfigError
+from toolkit.train.checkpoint import save_checkpoint
 
 #: Target profiles: the student size each gets by default and the precisions it ships.
 PROFILES: dict[str, dict[str, Any]] = {
@@ -43,7 +44,6 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 def save_teacher(teacher: Teacher, folder: Path) -> None:
     """Write the teacher as a toolkit/train classifier checkpoint (what :func:`~export.teacher.load_teacher` reads)."""
-    from toolkit.train.checkpoint import save_checkpoint
 
     spec, model = teacher.spec, teacher.model
     payload = {

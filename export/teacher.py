@@ -25,6 +25,8 @@ from torch import nn
 
 from toolkit.errors import ConfigError, InputFileError
 from toolkit.models import ClassifierConfig, HarClassifier, Multi3NetConfig
+from toolkit.train.checkpoint import load_checkpoint
+from toolkit.train.finetune import classifier_from_spec
 
 CHANNELS = ("acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z")
 DEFAULT_CHECKPOINT = Path("models/default")
@@ -215,8 +217,6 @@ def load_teacher(folder: str | Path) -> Teacher:
     The checkpoint's sha256 is checked against its sidecar by :func:`toolkit.train.checkpoint.load_checkpoint`
     (a tampered file is refused); errors are one line.
     """
-    from toolkit.train.checkpoint import load_checkpoint
-    from toolkit.train.finetune import classifier_from_spec
 
     folder = Path(folder)
     ckpt = folder / CHECKPOINT_NAME

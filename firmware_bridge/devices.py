@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 from bleak.uuids import normalize_uuid_str
 
+from toolkit.device_profiles import REAL_PROFILES
 from toolkit.errors import ConfigError
 
 from .protocols import empatica_e4, imu_stream, polar_pmd, touch_sdk
@@ -71,6 +72,8 @@ class DeviceProfile:
         extra_notify_uuids: other characteristics to subscribe to (their values are recorded, and
             responses such as Polar's start response are handed to :meth:`on_control_value`).
         verified: False for layouts nobody here could check against a real device.
+        real_profile: the physical device's :class:`~toolkit.device_profiles.RealDeviceProfile` name (units, sign,
+            axes, nominal rate) in :data:`toolkit.device_profiles.REAL_PROFILES`; None when there is none.
     """
 
     name: str
@@ -84,6 +87,12 @@ class DeviceProfile:
     extra_notify_uuids: tuple[str, ...] = ()
     verified: bool = True
     notes: str = ""
+    real_profile: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.real_profile is not None and self.real_profile not in REAL_PROFILES:
+            raise ConfigError(f"BLE profile {self.name!r}: unknown real profile {self.real_profile!r} "
+                              f"(known: {', '.join(REAL_PROFILES)})")
 
     def new_decoder(self) -> Decoder:
         """A fresh decoder (one per device and connection stream)."""
@@ -150,6 +159,7 @@ PROFILES: dict[str, DeviceProfile] = {
     for p in (
         DeviceProfile(
             name="imu-stream",
+            real_profile="imu-stream",
             description="Multi3Edge imu-stream GATT profile (watch app / firmware, acc+gyro int16, SI)",
             match=DeviceProfileMatch("imu-stream", service_uuid=imu_stream.SERVICE_UUID),
             service_uuid=imu_stream.SERVICE_UUID,
@@ -160,6 +170,7 @@ PROFILES: dict[str, DeviceProfile] = {
         ),
         DeviceProfile(
             name="touch-sdk",
+            real_profile="wear-os-watch",
             description="Galaxy Watch 4+ / Wear OS with the Doublepoint Touch SDK app (protobuf Update)",
             match=DeviceProfileMatch("touch-sdk", service_uuid=touch_sdk.INTERACTION_SERVICE_UUID),
             service_uuid=touch_sdk.PROTOBUF_SERVICE_UUID,
@@ -170,6 +181,7 @@ PROFILES: dict[str, DeviceProfile] = {
         ),
         DeviceProfile(
             name="polar-pmd",
+            real_profile="polar-verity-sense",
             description="Polar Verity Sense / H10 (PMD service, ACC + GYRO frames)",
             match=DeviceProfileMatch("polar-pmd", name_prefix="Polar"),
             service_uuid=polar_pmd.SERVICE_UUID,
@@ -182,6 +194,7 @@ PROFILES: dict[str, DeviceProfile] = {
         ),
         DeviceProfile(
             name="empatica-e4-ble",
+            real_profile="empatica-e4",
             description="Empatica E4 direct BLE, ACC only (UNVERIFIED reverse-engineered layout, int8 x3)",
             match=DeviceProfileMatch("empatica-e4-ble", name_prefix="Empatica E4"),
             service_uuid=empatica_e4.BLE_SENSOR_SERVICE_UUID,
@@ -194,6 +207,10 @@ PROFILES: dict[str, DeviceProfile] = {
         ),
     )
 }
+
+
+#: BLE profile -> real-device profile name, read from each profile's ``real_profile``.
+BLE_TO_REAL_PROFILE: dict[str, str] = {n: p.real_profile for n, p in PROFILES.items() if p.real_profile is not None}
 
 
 def profile_names() -> list[str]:
@@ -215,6 +232,15 @@ def get_profile(name: str | DeviceProfile) -> DeviceProfile:
         raise ConfigError(f"unknown device profile {name!r} (known: {', '.join(PROFILES)})") from None
 
 
+def real_profile_for(ble_profile: str) -> str:
+    """The real-device profile name (:mod:`toolkit.device_profiles`) a BLE profile names; ConfigError if none."""
+    profile = PROFILES.get(ble_profile)
+    if profile is None or profile.real_profile is None:
+        raise ConfigError(f"no calibration profile for BLE profile {ble_profile!r} "
+                          f"(known: {', '.join(BLE_TO_REAL_PROFILE)})")
+    return profile.real_profile
+
+
 def scan_matches(names: list[str] | None = None) -> list[DeviceProfileMatch]:
     """Scan criteria of the given profiles (default: all), for :func:`firmware_bridge.transport.scan`."""
     return [get_profile(n).match for n in (names or list(PROFILES))]
@@ -232,6 +258,7 @@ def recording_decoders(names: list[str] | None = None) -> Mapping[str, Callable[
 
 
 __all__ = [
+    "BLE_TO_REAL_PROFILE",
     "PROFILES",
     "DeviceProfile",
     "encode_touch_sdk_client_info",
@@ -240,6 +267,7 @@ __all__ = [
     "polar_start_commands",
     "profile_for_match",
     "profile_names",
+    "real_profile_for",
     "recording_decoders",
     "scan_matches",
 ]

@@ -90,6 +90,22 @@ def devices_of(contents: RecordingContents) -> dict[str, str]:
     return out
 
 
+def backend_of(contents: RecordingContents) -> str | None:
+    """The backend id (``"platform"``: real hardware, ``"virtual"``) of the last ``session-start`` event naming one
+    (None: none does, e.g. a recording written before backend ids were recorded)."""
+    out = None
+    for rec in contents.records:
+        if rec.rtype != EVENT or rec.device_id:
+            continue
+        try:
+            event = json.loads(rec.data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if isinstance(event, dict) and event.get("event") == "session-start" and isinstance(event.get("backend"), str):
+            out = event["backend"]
+    return out
+
+
 def recorded_devices(path: str | Path) -> dict[str, str]:
     """Device id -> BLE profile name, from the recording's ``session-start`` events (later sessions win)."""
     return devices_of(read_recording(path, resync=True))
@@ -151,4 +167,12 @@ def recorded_streams(path: str | Path) -> dict[str, RecordedStream]:
     return open_recording(path).streams
 
 
-__all__ = ["RecordedStream", "Replay", "devices_of", "open_recording", "recorded_devices", "recorded_streams"]
+__all__ = [
+    "RecordedStream",
+    "Replay",
+    "backend_of",
+    "devices_of",
+    "open_recording",
+    "recorded_devices",
+    "recorded_streams",
+]

@@ -24,7 +24,8 @@ Recording
     :mod:`firmware_bridge.recording` file as it is taken off the queue, with its arrival time
     converted to ``time.time()`` scale, before decoding, so a packet the decoder rejects is still
     recorded. Start-command writes are recorded as WRITE records, (re)connections as EVENT records,
-    and a ``session-start`` event (JSON) names each device's profile. ``decode_recording(path,
+    and a ``session-start`` event (JSON) names each device's profile and the backend id
+    (``"platform"``: real hardware, ``"virtual"``: the in-process radio). ``decode_recording(path,
     recording_decoders())`` reproduces the live decoded stream.
 
 Shutdown
@@ -52,6 +53,7 @@ from bleak.backends.client import BaseBleakClient
 from bleak.backends.device import BLEDevice
 from bleak.uuids import normalize_uuid_str
 
+from .backends import BackendId, backend_id_of
 from .devices import DeviceProfile, get_profile
 from .integrity import StreamIntegrity
 from .protocols.base import DecodeError, Decoder, ImuBatch
@@ -156,7 +158,10 @@ class StreamSession:
 
     Args:
         devices: what to connect to.
-        backend: bleak client backend class (None: the platform's; ``BumbleClient`` for virtual devices).
+        backend: bleak client backend class (None: the platform's; ``BumbleClient`` for virtual devices), e.g.
+            ``get_backend(...).client`` (:func:`firmware_bridge.backends.get_backend`).
+        backend_id: ``"platform"`` or ``"virtual"``, written to the recording's ``session-start`` event (default:
+            ``"platform"`` when ``backend`` is None, else ``"virtual"``); also :attr:`backend_id`.
         record_to: a path (a new recording is created there and closed by :meth:`stop`) or an open
             :class:`RecordingWriter` (left open) to record every raw packet.
         flush_interval_s: sync interval of a recording created from a path.
@@ -174,6 +179,7 @@ class StreamSession:
         devices: Sequence[DeviceSpec],
         *,
         backend: type[BaseBleakClient] | None = None,
+        backend_id: BackendId | None = None,
         record_to: str | Path | RecordingWriter | None = None,
         flush_interval_s: float = 0.5,
         on_batch: BatchCallback | None = None,
@@ -186,6 +192,7 @@ class StreamSession:
         if not devices:
             raise ValueError("a StreamSession needs at least one device")
         self.backend = backend
+        self.backend_id: BackendId = backend_id or backend_id_of(backend)
         self.retry = retry or RetryPolicy()
         self.queue: asyncio.Queue[Any] = asyncio.Queue(queue_maxsize)
         self._record_to = record_to
@@ -256,7 +263,7 @@ class StreamSession:
             self.writer = RecordingWriter(self._record_to, flush_interval_s=self._flush_interval_s)
             self._owns_writer = True
         if self.writer is not None:
-            self.writer.write_event("", json.dumps({"event": "session-start", "devices": {
+            self.writer.write_event("", json.dumps({"event": "session-start", "backend": self.backend_id, "devices": {
                 d.device_id: {"profile": d.profile.name, "address": _address(d.spec.device),
                               "data_char_uuid": d.data_uuid} for d in self._devices.values()}}))
         self._consumer = asyncio.create_task(self._consume(), name="stream-session-consumer")

@@ -36,3 +36,10 @@ class InputFileError(Multi3EdgeError):
 
 class ConfigError(Multi3EdgeError):
     """An option or parameter is out of its valid range or unknown."""
+
+
+__all__ = [
+    "ConfigError",
+    "InputFileError",
+    "Multi3EdgeError",
+]

@@ -107,3 +107,19 @@ def specific_force(acc_world: np.ndarray, rot_ws: np.ndarray) -> np.ndarray:
 def world_to_sensor(vec_world: np.ndarray, rot_ws: np.ndarray) -> np.ndarray:
     """Express world vectors (..., 3) in the sensor frame: ``R_ws^T v``."""
     return np.einsum("...ji,...j->...i", rot_ws, vec_world)
+
+
+__all__ = [
+    "FORWARD_WORLD",
+    "GRAVITY_WORLD",
+    "G_MS2",
+    "LEFT_WORLD",
+    "QUAT_ORDER",
+    "UNITS",
+    "UP_AXIS",
+    "UP_WORLD",
+    "WATCH_ROT_TPOSE",
+    "Z_UP_TO_Y_UP",
+    "specific_force",
+    "world_to_sensor",
+]

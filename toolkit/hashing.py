@@ -13,3 +13,8 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+__all__ = [
+    "sha256_file",
+]

@@ -51,7 +51,7 @@ def run_all(runner: Runner, x: np.ndarray) -> np.ndarray:
 
 def parity(reference: np.ndarray, logits: np.ndarray, y: np.ndarray | None = None) -> dict[str, float]:
     """max |delta logit|, top-1 agreement with ``reference`` (N, K) and, given labels, the artefact's macro F1."""
-    from export.distill import macro_f1
+    from export.distill import macro_f1  # delays torch: streaming loads runtimes through here without it
 
     out = {
         "n_windows": int(len(logits)),

@@ -26,6 +26,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from export.exporters import exporter
 from toolkit.errors import InputFileError
 
 #: Largest artefact any loader is given (the committed ones are < 1 MiB; a phone model of 100 MB is already huge).
@@ -133,7 +134,6 @@ def _command(target: str, path: Path, shape: tuple[int, int, int]) -> list[str]:
 def _child(target: str, path: str, length: int, channels: int) -> dict[str, Any]:
     import numpy as np
 
-    from export.exporters import exporter
 
     run = exporter(target).load(Path(path), threads=1)
     try:

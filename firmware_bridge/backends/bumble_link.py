@@ -39,6 +39,8 @@ from bumble.host import Host
 from bumble.link import LocalLink
 from bumble.transport.common import AsyncPipeSink
 
+from toolkit.errors import Multi3EdgeError
+
 logger = logging.getLogger(__name__)
 
 AdvertisementListener = Callable[[Advertisement], None]
@@ -50,8 +52,8 @@ LE_ACL_DATA_PACKET_LENGTH = 251
 CENTRAL_ADDRESS = "C0:DE:00:00:00:01"
 
 
-class RadioClosedError(RuntimeError):
-    """Raised when a closed :class:`VirtualRadio` is used."""
+class RadioClosedError(Multi3EdgeError, RuntimeError):
+    """Raised when a closed :class:`VirtualRadio` is used (under the project's error root; still a RuntimeError)."""
 
 
 class VirtualRadio:

@@ -7,6 +7,16 @@
 * :mod:`.touch_sdk` - Doublepoint Touch SDK Wear OS app (protobuf).
 """
 
+from . import empatica_e4, imu_stream, polar_pmd, touch_sdk
 from .base import DecodeError, Decoder, DecoderBase, ImuBatch
 
-__all__ = ["DecodeError", "Decoder", "DecoderBase", "ImuBatch"]
+__all__ = [
+    "DecodeError",
+    "Decoder",
+    "DecoderBase",
+    "ImuBatch",
+    "empatica_e4",
+    "imu_stream",
+    "polar_pmd",
+    "touch_sdk",
+]

@@ -13,7 +13,6 @@ Every decoder raises only :class:`DecodeError` on bad input (never ``struct.erro
 
 from __future__ import annotations
 
-import math
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -22,7 +21,7 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from toolkit.errors import Multi3EdgeError
-from toolkit.frames import G_MS2
+from toolkit.units import UNIT_TO_SI, SignConvention
 
 #: Reason codes carried by :class:`DecodeError`.
 DecodeReason = Literal[
@@ -37,22 +36,7 @@ DecodeReason = Literal[
     "internal",  # an unexpected exception inside a decoder (a bug), converted by DecoderBase
 ]
 
-#: Multipliers from a unit name to SI (m/s^2 for acceleration units, rad/s for angular rates).
-UNIT_TO_SI: dict[str, float] = {
-    "m/s^2": 1.0,
-    "g": G_MS2,
-    "mG": G_MS2 * 1e-3,
-    "1/64 g": G_MS2 / 64.0,
-    "rad/s": 1.0,
-    "deg/s": math.pi / 180.0,
-    "mdeg/s": math.pi / 180.0 * 1e-3,
-}
-
-#: Sign conventions a batch can declare for its accelerometer.
-#: ``"android"``: specific force, about +1 g on the upward axis at rest (the toolkit's convention);
-#: ``"ios"``: the opposite sign (about -1 g on the upward axis at rest);
-#: ``"unknown"``: not established for this device/protocol.
-SignConvention = Literal["android", "ios", "unknown"]
+# unit names and sign conventions: the one table in toolkit.units (re-exported here)
 
 
 class DecodeError(Multi3EdgeError):

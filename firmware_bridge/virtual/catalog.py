@@ -1,4 +1,7 @@
-"""Named virtual devices (``--virtual NAME``): a recording or generated signal, a device profile, a peripheral.
+"""Virtual devices: a :class:`~firmware_bridge.virtual.sources.SampleSeries`, a device profile, a peripheral.
+
+The names below (``--virtual NAME``) are resolved into a :class:`VirtualDeviceSpec` by the command layer
+(:func:`toolkit.cli.replays.resolve_virtual`: it finds the datasets); this module only serves specs.
 
 Names
 =====
@@ -23,7 +26,7 @@ Names
 Wearing modifiers, appended with ``@`` (e.g. ``sp-sw-har:s05_03@right``, ``protocol@right@palmar``): the
 recordings are LEFT dorsal watches; ``@right`` mirrors the motion onto the right wrist, ``@palmar`` turns the
 watch to the inner wrist, ``@rotDEG`` turns it DEG degrees about the forearm
-(:func:`~firmware_bridge.virtual.sources.worn`). A :class:`calibration.mount.Mount` with the same settings (or the
+(:func:`~firmware_bridge.virtual.sources.worn`). A :class:`toolkit.mount.Mount` with the same settings (or the
 calibration procedure) undoes them.
 
 Every virtual device is a :class:`~firmware_bridge.virtual.peripheral.VirtualPeripheral` on the
@@ -40,30 +43,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 from bumble.core import UUID, AdvertisingData
 
-from toolkit.errors import ConfigError
-
 from ..devices import get_profile, is_touch_sdk_client_info
 from ..protocols import imu_stream, touch_sdk
 from .peripheral import FaultConfig, VirtualPeripheral
-from .sources import (
-    SampleSeries,
-    concatenate,
-    generate_protocol,
-    generate_sine,
-    generate_still,
-    imu_stream_packets,
-    load_seglearn_recording,
-    load_sp_sw_har_recording,
-    touch_sdk_packets,
-    worn,
-)
+from .sources import SampleSeries, imu_stream_packets, touch_sdk_packets
 
-DEFAULT_GENERATED_SECONDS = 60.0
+#: The name forms :func:`toolkit.cli.replays.resolve_virtual` understands (for help texts).
 NAME_FORMS = ("sine[:SECONDS], still[:SECONDS], sp-sw-har:sXX_YY, sp-sw-har:sXX, seglearn:INDEX, protocol, "
               "touch:<any of these>; wearing modifiers @right, @palmar, @rotDEG")
 
@@ -79,85 +68,6 @@ class VirtualDeviceSpec:
     @property
     def advertised_name(self) -> str:
         return f"M3E-{self.name}"
-
-
-def _seconds(arg: str, name: str) -> float:
-    try:
-        value = float(arg)
-    except ValueError:
-        raise ConfigError(f"bad virtual device {name!r}: {arg!r} is not a number of seconds") from None
-    if not 0 < value <= 86400:
-        raise ConfigError(f"bad virtual device {name!r}: seconds must be in (0, 86400]")
-    return value
-
-
-def resolve_virtual(name: str, data_root: str | Path | None = None) -> VirtualDeviceSpec:
-    """Turn a catalogue name into a :class:`VirtualDeviceSpec` (loads the recording).
-
-    Raises:
-        ConfigError: unknown name (one line listing the forms) or bad argument.
-        DatasetNotFoundError: the recording is not found (says where it looked).
-    """
-    profile: Literal["imu-stream", "touch-sdk"] = "imu-stream"
-    base, *modifiers = name.strip().split("@")
-    if base.startswith("touch:"):
-        profile, base = "touch-sdk", base[len("touch:"):]
-    wearing = _wearing(modifiers, name)
-    kind, _, arg = base.partition(":")
-    if kind in ("sine", "still"):
-        seconds = _seconds(arg, name) if arg else DEFAULT_GENERATED_SECONDS
-        series = generate_sine(seconds) if kind == "sine" else generate_still(seconds)
-    elif kind == "protocol" and not arg:
-        series = generate_protocol()
-    elif kind == "sp-sw-har" and arg and "_" not in arg:
-        series = load_sp_sw_har_subject(arg, data_root)
-    elif kind == "sp-sw-har" and arg:
-        series = load_sp_sw_har_recording(arg, data_root)
-    elif kind == "seglearn" and arg:
-        if not arg.isdigit():
-            raise ConfigError(f"bad virtual device {name!r}: seglearn needs a recording index, e.g. seglearn:3")
-        series = load_seglearn_recording(int(arg), data_root)
-    else:
-        raise ConfigError(f"unknown virtual device {name!r} (known forms: {NAME_FORMS})")
-    if wearing:
-        series = worn(series, **wearing)  # type: ignore[arg-type]
-    series.name = name
-    return VirtualDeviceSpec(name, profile, series)
-
-
-def _wearing(modifiers: list[str], name: str) -> dict[str, object]:
-    """``["right", "rot30"]`` -> keyword arguments of :func:`~firmware_bridge.virtual.sources.worn`."""
-    out: dict[str, object] = {}
-    for mod in modifiers:
-        if mod in ("right", "left"):
-            out["wrist"] = mod
-        elif mod in ("palmar", "dorsal"):
-            out["face"] = mod
-        elif mod.startswith("rot"):
-            try:
-                out["rotation_deg"] = float(mod[3:])
-            except ValueError:
-                raise ConfigError(f"bad virtual device {name!r}: @{mod} must be @rotDEG, e.g. @rot30") from None
-        else:
-            raise ConfigError(f"bad virtual device {name!r}: unknown modifier @{mod} (known: @right, @palmar, @rotDEG)")
-    return out
-
-
-def load_sp_sw_har_subject(subject: str, data_root: str | Path | None = None) -> SampleSeries:
-    """Every watch recording of ``sXX`` back to back (:func:`~firmware_bridge.virtual.sources.concatenate`)."""
-    from toolkit.data import sp_sw_har
-    from toolkit.data.paths import find_dataset
-
-    digits = subject.lower().lstrip("s")
-    if not digits.isdigit():
-        raise ConfigError(f"bad sp-sw-har subject {subject!r}: expected sXX, e.g. s05")
-    sid = f"s{int(digits):02d}"
-    folder = find_dataset(f"{sp_sw_har.DATASET_DIR}/DATA/{sid}", data_root)
-    files = sorted(folder.glob(f"{sid}_*_sw.csv"))
-    if not files:
-        raise ConfigError(f"no watch recordings of {sid} in {folder}")
-    return concatenate([load_sp_sw_har_recording(f.stem[: -len("_sw")], data_root) for f in files],
-                       name=f"sp-sw-har:{sid}")
 
 
 class TouchSdkVirtualPeripheral(VirtualPeripheral):
@@ -237,10 +147,12 @@ def make_virtual_peripheral(
     return peripheral
 
 
-async def start_virtual_devices(names: Iterable[str], data_root: str | Path | None = None, **kwargs: object
-                                ) -> list[VirtualPeripheral]:
-    """Resolve and start one peripheral per name (repeated names get ``#2``, ``#3`` in their advertised name)."""
-    specs = [resolve_virtual(n, data_root) for n in names]
+async def start_virtual_peripherals(specs: Iterable[VirtualDeviceSpec], **kwargs: object) -> list[VirtualPeripheral]:
+    """Start one peripheral per spec (repeated names get ``#2``, ``#3`` in their advertised name).
+
+    ``kwargs`` go to :func:`make_virtual_peripheral` (speed, faults). Finding a spec by name (``--virtual NAME``)
+    is the command layer's job: :func:`toolkit.cli.replays.resolve_virtual`.
+    """
     seen: dict[str, int] = {}
     out = []
     for spec in specs:
@@ -258,7 +170,6 @@ __all__ = [
     "TouchSdkVirtualPeripheral",
     "VirtualDeviceSpec",
     "make_virtual_peripheral",
-    "resolve_virtual",
     "spec_packets",
-    "start_virtual_devices",
+    "start_virtual_peripherals",
 ]

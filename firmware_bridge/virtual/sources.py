@@ -16,16 +16,18 @@ Android sign convention, gyro rad/s, device axes) and then encoded in a device p
 * :func:`touch_sdk_packets`: Doublepoint Touch SDK ``Update`` messages (float32 values,
   ``deltaTime`` = integer ms between frames, rounded with the rounding error carried forward).
 
-Datasets (see ``../shared/notes/data.md``):
+Datasets (see ``../shared/notes/data.md``) are found and read by the command layer
+(:mod:`toolkit.cli.replays`, which builds a :class:`SampleSeries` from :mod:`toolkit.data`): this package takes
+sample arrays only.
 
-* sp-sw-har (:func:`load_sp_sw_har`): ``DATA/sXX/sXX_YY_sw.csv`` with header
+* sp-sw-har (:func:`toolkit.cli.replays.load_sp_sw_har`): ``DATA/sXX/sXX_YY_sw.csv`` with header
   ``x_acc,y_acc,z_acc,x_gyro,y_gyro,z_gyro,timestamp,label``: TicWatch Pro 3 (Wear OS), acc m/s^2
   with gravity (Android sign), gyro rad/s, Android sensor frame, unix ms timestamps, jittery ~100 Hz,
   one activity label per sample. Already in the imu-stream convention: no conversion.
-* seglearn watch (:func:`load_seglearn`): an Apple Watch, 50 Hz, acc in g with the iOS sign, gyro
+* seglearn watch (:func:`toolkit.cli.replays.load_seglearn`): an Apple Watch, 50 Hz, acc in g with the iOS sign, gyro
   rad/s. Read from the safe ``.npz`` that :mod:`toolkit.data.seglearn` converts once from the PyPI wheel
   (never from the pickled original). Conversion to the imu-stream convention through the
-  ``apple-watch`` profile (:mod:`calibration.profiles`): ``acc_si = -9.81 * acc_g`` (iOS/CoreMotion
+  ``apple-watch`` profile (:mod:`toolkit.device_profiles`): ``acc_si = -9.81 * acc_g`` (iOS/CoreMotion
   reports about -1 g on the upward axis at rest, Android +9.81 m/s^2; both platforms use +X right,
   +Y toward 12 o'clock, +Z out of the screen, so axes and gyro are unchanged).
 * generated signals (:func:`generate_sine`, :func:`generate_still`) for tests without data.
@@ -40,21 +42,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from calibration.profiles import get_real_profile
-from toolkit.data import seglearn, sp_sw_har
-from toolkit.data.paths import DatasetNotFoundError, find_dataset
 from toolkit.errors import ConfigError
 from toolkit.frames import G_MS2
+from toolkit.mount import Mount, mirror_acc, mirror_gyro
 
 from ..protocols import imu_stream, touch_sdk
-
-SEGLEARN_NPZ = Path("seglearn") / "watch_dataset.npz"
-SEGLEARN_RATE_HZ = seglearn.RATE_HZ
-
 
 
 @dataclass
@@ -86,74 +81,6 @@ class SampleSeries:
         """The first ``n`` samples."""
         return SampleSeries(self.t_s[:n], self.acc[:n], None if self.gyro is None else self.gyro[:n], self.rate_hz,
                             self.name, None if self.labels is None else self.labels[:n], dict(self.meta))
-
-
-# --------------------------------------------------------------------------- real recordings
-# Reading the datasets is toolkit.data's job (one implementation for training and replay); a replay
-# only re-encodes what the device itself would have sent: device axes, SI units, Android sign.
-
-
-def sp_sw_har_path(recording: str, data_root: str | Path | None = None) -> Path:
-    """Path of ``sXX_YY`` (subject XX, execution YY) watch CSV: ``<root>/sp-sw-har/DATA/sXX/sXX_YY_sw.csv``."""
-    rec = recording.strip()
-    parts = rec.lower().lstrip("s").split("_")
-    if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        raise ConfigError(f"bad sp-sw-har recording {recording!r}: expected sXX_YY, e.g. s05_03")
-    subject, execution = (f"{int(p):02d}" for p in parts)
-    relative = Path(sp_sw_har.DATASET_DIR) / "DATA" / f"s{subject}" / f"s{subject}_{execution}_sw.csv"
-    return find_dataset(relative, data_root)
-
-
-def load_sp_sw_har(path: str | Path, name: str | None = None) -> SampleSeries:
-    """One sp-sw-har watch CSV (TicWatch Pro 3: Android frame and units already), timestamps in s."""
-    path = Path(path)
-    t_s, acc, gyro, labels = sp_sw_har.read_csv(path)
-    dt = float(np.median(np.diff(t_s)))
-    nominal = get_real_profile("wear-os-watch").rate_hz  # what toolkit.data resamples sp-sw-har from
-    return SampleSeries(t_s=t_s, acc=acc, gyro=gyro, rate_hz=1.0 / dt if dt > 0 else 100.0, name=name or path.stem,
-                        labels=np.asarray(labels),
-                        meta={"source": "sp-sw-har", "path": str(path), "nominal_rate_hz": nominal})
-
-
-def load_sp_sw_har_recording(recording: str, data_root: str | Path | None = None) -> SampleSeries:
-    """Find and read ``sXX_YY`` (e.g. ``"s05_03"``)."""
-    return load_sp_sw_har(sp_sw_har_path(recording, data_root), name=f"sp-sw-har:{recording}")
-
-
-def seglearn_npz_path(data_root: str | Path | None = None) -> Path:
-    """``<data root>/seglearn/watch_dataset.npz`` if present, else the converted copy in the cache
-    (:func:`toolkit.data.seglearn.ensure_seglearn` downloads and converts the wheel once)."""
-    if data_root is not None and (Path(data_root) / SEGLEARN_NPZ).is_file():
-        return Path(data_root) / SEGLEARN_NPZ
-    return seglearn.ensure_seglearn()
-
-
-def load_seglearn(npz_path: str | Path, index: int) -> SampleSeries:
-    """Recording ``index`` (0..139) of the converted seglearn watch dataset, as an imu-stream watch would send it.
-
-    The Apple Watch's axes are the watch frame already; the ``apple-watch`` profile converts its iOS-sign g
-    into Android-sign m/s^2 (``acc_si = -9.81 * acc_g``).
-    """
-    z = seglearn.read_npz(npz_path)
-    offsets = z["offsets"]
-    if not 0 <= index < len(offsets) - 1:
-        raise ConfigError(f"seglearn index {index} out of range 0..{len(offsets) - 2}")
-    rows = z["data"][int(offsets[index]) : int(offsets[index + 1])]
-    label = str(z["y_labels"][int(z["y"][index])])
-    rate = float(z["rate_hz"]) if "rate_hz" in z else SEGLEARN_RATE_HZ
-    acc, gyro = get_real_profile("apple-watch").to_simulator(rows[:, 0:3], rows[:, 3:6])
-    n = rows.shape[0]
-    return SampleSeries(
-        t_s=np.arange(n, dtype=np.float64) / rate, acc=acc, gyro=gyro, rate_hz=rate, name=f"seglearn:{index}",
-        labels=np.full(n, label),
-        meta={"source": "seglearn", "subject": int(z["subject"][index]), "nominal_rate_hz": rate,
-              "side": seglearn.SIDE_TO_WRIST[int(z["side"][index])], "exercise": label,
-              "conversion": "apple-watch profile: acc_si = -9.81 * acc_g (iOS -> Android sign)"},
-    )  # fmt: skip
-
-
-def load_seglearn_recording(index: int, data_root: str | Path | None = None) -> SampleSeries:
-    return load_seglearn(seglearn_npz_path(data_root), index)
 
 
 # --------------------------------------------------------------------------- generated
@@ -237,12 +164,10 @@ def worn(series: SampleSeries, *, wrist: str = "left", face: str = "dorsal", rot
     """What a watch worn differently would have read during the same motion.
 
     ``series`` is a LEFT dorsal watch (the canonical frame). ``wrist="right"`` mirrors the motion onto the right
-    wrist (:func:`calibration.mount.mirror_acc` / ``mirror_gyro``); ``face`` and ``rotation_deg`` then turn the
+    wrist (:func:`toolkit.mount.mirror_acc` / ``mirror_gyro``); ``face`` and ``rotation_deg`` then turn the
     watch about the forearm: the worn watch reads ``R^T v`` with ``R = Mount(...).rotation()``. Undoing it is
-    exactly what a :class:`calibration.mount.Mount` with the same settings does.
+    exactly what a :class:`toolkit.mount.Mount` with the same settings does.
     """
-    from calibration.mount import Mount, mirror_acc, mirror_gyro
-
     mount = Mount(wrist=wrist, face=face, rotation_deg=rotation_deg)
     acc, gyro = series.acc, series.gyro
     if wrist != "left":
@@ -329,20 +254,12 @@ def touch_sdk_packets(series: SampleSeries, frames_per_update: int = 5) -> Itera
 
 
 __all__ = [
-    "DatasetNotFoundError",
     "SampleSeries",
     "concatenate",
-    "find_dataset",
     "generate_protocol",
     "generate_sine",
     "generate_still",
     "imu_stream_packets",
-    "load_seglearn",
-    "load_seglearn_recording",
-    "load_sp_sw_har",
-    "load_sp_sw_har_recording",
-    "seglearn_npz_path",
-    "sp_sw_har_path",
     "touch_sdk_packets",
     "worn",
 ]

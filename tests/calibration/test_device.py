@@ -9,13 +9,13 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from calibration.device import CalibrationFile, DeviceCalibration
-from calibration.mount import Mount, rot_x
 from calibration.orientation import nominal_rotation
-from calibration.profiles import get_real_profile
 from calibration.rate import RateEstimate
 from calibration.static import StaticCalibration
+from toolkit.device_profiles import get_real_profile
 from toolkit.errors import ConfigError, InputFileError
 from toolkit.frames import G_MS2, GRAVITY_WORLD, WATCH_ROT_TPOSE
+from toolkit.mount import Mount, rot_x
 
 # world rotations of the arm from the T-pose (see test_orientation.py): hang for each wrist
 HANG = {"left": Rotation.from_euler("z", -90, degrees=True), "right": Rotation.from_euler("z", 90, degrees=True)}

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from calibration.mount import MIRROR, Mount, mirror_acc, mirror_gyro, rot_x
 from toolkit.errors import ConfigError
+from toolkit.mount import MIRROR, Mount, mirror_acc, mirror_gyro, rot_x
 from toolkit.sim.body import BuiltinBody
 from toolkit.sim.imu import simulate_imu
 from toolkit.sim.motion import Motion

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from calibration.mount import Mount, rot_x
 from calibration.orientation import angle_deg, estimate_mount_rotation, expected_reading, nominal_rotation
-from calibration.profiles import get_real_profile
+from toolkit.device_profiles import get_real_profile
 from toolkit.errors import ConfigError
 from toolkit.frames import G_MS2, GRAVITY_WORLD, WATCH_ROT_TPOSE
+from toolkit.mount import Mount, rot_x
 
 # Arm rotations in the world (y up, body faces +z, left hand toward +x) taking the T-pose to each pose.
 # Left arm: hang = hand from +x to -y, a -90 deg turn about the forward axis +z; forward = hand from +x to +z,
@@ -46,7 +46,7 @@ def test_simulator_frames_give_the_documented_readings_and_identity(wrist):
     est = estimate_mount_rotation(f["hang"], f["forward"], wrist)
     np.testing.assert_allclose(est.rotation, np.eye(3), atol=1e-9)
     assert abs(est.angle_between_deg - 90.0) < 1e-9
-    # a palmar watch: R_worn = R_dorsal Rx(180) (calibration.mount); the estimate is Mount(palmar).rotation()
+    # a palmar watch: R_worn = R_dorsal Rx(180) (toolkit.mount); the estimate is Mount(palmar).rotation()
     palmar = Mount(wrist, "palmar")
     f_p = {pose: _reading(r @ rot_x(np.pi)) for pose, r in dorsal.items()}
     est_p = estimate_mount_rotation(f_p["hang"], f_p["forward"], wrist)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from calibration.profiles import REAL_PROFILES, RealDeviceProfile, get_real_profile, validate_rotation
+from toolkit.device_profiles import REAL_PROFILES, RealDeviceProfile, get_real_profile, validate_rotation
 from toolkit.errors import ConfigError
 from toolkit.frames import G_MS2
 

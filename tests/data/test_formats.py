@@ -7,7 +7,6 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from calibration.mount import Mount
 from toolkit.data.basicmotions import load_basicmotions, parse_ts
 from toolkit.data.csv_format import read_csv_recordings, write_csv
 from toolkit.data.mmfit import CLASS_NAMES as MMFIT_CLASSES
@@ -17,6 +16,7 @@ from toolkit.data.openpack import load_openpack
 from toolkit.data.paths import DatasetNotFoundError
 from toolkit.errors import ConfigError, InputFileError
 from toolkit.frames import G_MS2
+from toolkit.mount import Mount
 
 # ---------------------------------------------------------------- generic CSV
 

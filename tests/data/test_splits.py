@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calibration.mount import Mount
 from toolkit.data.recording import make_recording
 from toolkit.data.splits import (
     CoverageWarning,
@@ -19,6 +18,7 @@ from toolkit.data.splits import (
 )
 from toolkit.data.windows import real_windows
 from toolkit.errors import ConfigError
+from toolkit.mount import Mount
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from calibration.mount import Mount
 from toolkit.data.recording import make_recording
 from toolkit.data.windows import majority_label, real_windows, resample_recording, synthetic_windows
 from toolkit.errors import ConfigError
+from toolkit.mount import Mount
 from toolkit.sim.dataset import ClipRecord, write_manifest
 
 

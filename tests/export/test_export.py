@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import torch
 
-from export.cli import bench_main, export_main
 from export.distill import DistillConfig, distill, macro_f1, predict_logits
 from export.exporters import executorch as et_exporter
 from export.manifest import load_artefact, read_manifest
@@ -20,6 +19,8 @@ from export.pipeline import save_teacher
 from export.quantize import MIN_CALIBRATION, CalibrationSet, calibration_set, check_calibration, pt2e_int8
 from export.student import SIZES, EdgeStudent, StudentConfig, count_macs, count_params, student_config
 from export.teacher import InputSpec, Teacher, generated_windows, random_tiny_teacher, split_subjects
+from toolkit.cli.bench import bench_main
+from toolkit.cli.export import export_main
 from toolkit.errors import ConfigError, InputFileError
 from toolkit.models import HarClassifier, Multi3NetConfig
 

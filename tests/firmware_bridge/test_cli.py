@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from firmware_bridge.cli import devices_main, main, record_main
 from firmware_bridge.devices import recording_decoders
 from firmware_bridge.recording import decode_recording, read_recording
+from toolkit.cli import main
+from toolkit.cli.devices import devices_main
+from toolkit.cli.record import record_main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -91,7 +93,7 @@ def test_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
 def test_sigint_stops_cleanly_with_valid_recording(tmp_path: Path) -> None:
     out = tmp_path / "sigint.m3erec"
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen([sys.executable, "-m", "firmware_bridge.cli", "record", "--virtual", "sine:60",
+    proc = subprocess.Popen([sys.executable, "-m", "toolkit.cli", "record", "--virtual", "sine:60",
                              "--out", str(out), "--flush-interval", "0.2"], cwd=REPO, env=env,
                             stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:

@@ -14,9 +14,10 @@ from firmware_bridge.protocols.imu_stream import DEFAULT_ACC_SCALE, DEFAULT_GYRO
 from firmware_bridge.recording import EVENT, WRITE, decode_recording, read_recording
 from firmware_bridge.session import DeviceSpec, StreamBatch, StreamSession, concat_batches
 from firmware_bridge.transport import RetryPolicy
-from firmware_bridge.virtual.catalog import VirtualDeviceSpec, make_virtual_peripheral, resolve_virtual, spec_packets
+from firmware_bridge.virtual.catalog import VirtualDeviceSpec, make_virtual_peripheral, spec_packets
 from firmware_bridge.virtual.peripheral import FaultConfig, VirtualPeripheral
 from firmware_bridge.virtual.sources import generate_sine
+from toolkit.cli.replays import resolve_virtual
 
 from .ble_helpers import run_async
 

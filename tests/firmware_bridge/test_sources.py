@@ -9,20 +9,22 @@ import pytest
 
 from firmware_bridge.protocols.imu_stream import DEFAULT_ACC_SCALE, DEFAULT_GYRO_SCALE, ImuStreamDecoder
 from firmware_bridge.protocols.touch_sdk import TouchSdkDecoder
-from firmware_bridge.virtual.catalog import resolve_virtual
 from firmware_bridge.virtual.sources import (
-    DatasetNotFoundError,
     SampleSeries,
-    find_dataset,
     generate_sine,
     generate_still,
     imu_stream_packets,
-    load_seglearn,
-    load_sp_sw_har,
-    load_sp_sw_har_recording,
     touch_sdk_packets,
 )
 from tests.data.seglearn_fixture import fake_seglearn_npy
+from toolkit.cli.replays import (
+    DatasetNotFoundError,
+    load_seglearn,
+    load_sp_sw_har,
+    load_sp_sw_har_recording,
+    resolve_virtual,
+)
+from toolkit.data.paths import find_dataset
 from toolkit.data.seglearn import convert_wheel
 from toolkit.errors import ConfigError, InputFileError
 from toolkit.frames import G_MS2

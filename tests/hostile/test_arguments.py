@@ -12,13 +12,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from calibration import cli as cal_cli
-from export import cli as export_cli
-from firmware_bridge import cli as fb_cli
 from tests.hostile._helpers import BUNDLE, one_line_error
+from toolkit.cli import bench as bench_cli
+from toolkit.cli import calibrate as cal_cli
+from toolkit.cli import devices as devices_cli
 from toolkit.cli import evaluate as eval_cli
+from toolkit.cli import export as export_cli
 from toolkit.cli import finetune as finetune_cli
 from toolkit.cli import pretrain as pretrain_cli
+from toolkit.cli import record as record_cli
 from toolkit.cli import stream as stream_cli
 from toolkit.cli.args import MAX_THREADS, finite_float, int_list, positive_float, positive_int
 from toolkit.strict_json import dumps
@@ -57,17 +59,17 @@ def test_ranges_and_integers() -> None:
     (stream_cli.main, "edge-stream", [*STREAM, "--seed", "-1"]),
     (stream_cli.main, "edge-stream", [*STREAM, "--loss", "1"]),
     (stream_cli.main, "edge-stream", [*STREAM, "--record", "x.m3erec", "--no-record"]),
-    (fb_cli.record_main, "edge-record", ["--virtual", "sine", "--out", "x.m3erec", "--flush-interval", "nan"]),
-    (fb_cli.record_main, "edge-record", ["--virtual", "sine", "--out", "x.m3erec", "--seconds", "nan"]),
-    (fb_cli.devices_main, "edge-devices", ["--timeout", "nan"]),
+    (record_cli.record_main, "edge-record", ["--virtual", "sine", "--out", "x.m3erec", "--flush-interval", "nan"]),
+    (record_cli.record_main, "edge-record", ["--virtual", "sine", "--out", "x.m3erec", "--seconds", "nan"]),
+    (devices_cli.devices_main, "edge-devices", ["--timeout", "nan"]),
     (cal_cli.main, "edge-calibrate", ["--virtual", "protocol", "--wrist", "left", "--speed", "nan"]),
     (cal_cli.main, "edge-calibrate", ["--virtual", "protocol", "--wrist", "left", "--record", "a", "--no-record"]),
     (export_cli.export_main, "edge-export", ["--epochs", "0"]),
     (export_cli.export_main, "edge-export", ["--epochs", "-1"]),
     (export_cli.export_main, "edge-export", ["--temperature", "0"]),
     (export_cli.export_main, "edge-export", ["--temperature", "nan"]),
-    (export_cli.bench_main, "edge-bench", ["--threads", "1,100000"]),
-    (export_cli.bench_main, "edge-bench", ["--runs", "0"]),
+    (bench_cli.bench_main, "edge-bench", ["--threads", "1,100000"]),
+    (bench_cli.bench_main, "edge-bench", ["--runs", "0"]),
     (pretrain_cli.main, "edge-pretrain", ["--window-s", "nan"]),
     (pretrain_cli.main, "edge-pretrain", ["--window-s", "0"]),
     (pretrain_cli.main, "edge-pretrain", ["--seed", "-1"]),

@@ -106,7 +106,7 @@ def test_edge_stream_reports_damage_in_summary_and_terminal(tmp_path: Path, caps
 
 
 def test_edge_calibrate_reports_damage(tmp_path: Path, capsys) -> None:
-    from calibration import cli as cal_cli
+    from toolkit.cli import calibrate as cal_cli
 
     path = tmp_path / "a.m3erec"
     ends = write_recording(path, 100)

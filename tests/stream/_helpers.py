@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from calibration.mount import Mount
 from toolkit.data.recording import Recording, make_recording
+from toolkit.mount import Mount
 
 REPO = Path(__file__).resolve().parents[2]
 CLASSES = ["SEATED", "STANDING_UP", "WALKING", "TURNING", "SITTING_DOWN"]

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from calibration.mount import Mount, mirror_acc, mirror_gyro
 from tests.stream._helpers import random_chunks, replayed_recording, synthetic_recording
 from toolkit.data.windows import real_windows
 from toolkit.errors import ConfigError
+from toolkit.mount import Mount, mirror_acc, mirror_gyro
 from toolkit.stream.engine import Prediction, StreamEngine
 from toolkit.stream.offline import offline_predictions, stream_windows
 

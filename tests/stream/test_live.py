@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 
 from calibration.device import CalibrationFile, DeviceCalibration
-from calibration.mount import Mount
 from calibration.procedure import calibrate_stream
-from calibration.profiles import get_real_profile
 from export.manifest import load_artefact
 from firmware_bridge.playback import recorded_streams
-from firmware_bridge.virtual.catalog import resolve_virtual
 from toolkit.cli import stream as stream_cli
+from toolkit.cli.replays import resolve_virtual
+from toolkit.device_profiles import get_real_profile
+from toolkit.mount import Mount
 from toolkit.stream.offline import offline_predictions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,7 +107,7 @@ def test_two_devices_with_independent_calibration(tmp_path, capsys):
 def test_edge_calibrate_virtual_protocol_then_recording(tmp_path, capsys):
     """edge-calibrate on a virtual watch doing the protocol on the right wrist turned 30 deg about the forearm:
     the measured rotation is that mount; the recording it leaves gives the same result offline."""
-    from calibration import cli as calibrate_cli
+    from toolkit.cli import calibrate as calibrate_cli
 
     out, rec = tmp_path / "cal.json", tmp_path / "cal.m3erec"
     rc = calibrate_cli.main(["--virtual", "protocol@right@rot30", "--wrist", "right", "--out", str(out),

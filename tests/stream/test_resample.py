@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calibration.mount import Mount
 from tests.stream._helpers import jittered_times, random_chunks, synthetic_recording, watch_signal
 from toolkit.data.recording import make_recording
 from toolkit.data.windows import real_windows, resample_recording
 from toolkit.errors import ConfigError
+from toolkit.mount import Mount
 from toolkit.stream.offline import stream_resample, stream_windows
 from toolkit.stream.resample import StreamResampler, estimate_nominal_rate_hz
 from toolkit.stream.windows import Windower

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calibration.mount import Mount
 from toolkit.errors import ConfigError
 from toolkit.frames import G_MS2
+from toolkit.mount import Mount
 from toolkit.sim.devices import get_profile
 from toolkit.train.augment import (
     AugmentConfig,

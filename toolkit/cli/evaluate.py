@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 
 from toolkit.cli.args import bounded_int, finite_float, non_negative_int, positive_int
-from toolkit.cli.common import EXIT_USAGE, parse_args, run_cli
 from toolkit.cli.train_args import COMMON, FINETUNE, add_common, add_finetune, grid_from, overrides
 from toolkit.errors import ConfigError
+from toolkit.programs import EXIT_USAGE, parse_args, run_cli
 from toolkit.train.config import EVAL_METHODS, EvalConfig
+from toolkit.train.evaluate import run_evaluation
+from toolkit.train.report import command_line, write_report
 
 EPILOG = """examples:
   edge-eval --dataset seglearn --checkpoint multi3net=runs/pretrain/pretrained.pt \\
@@ -64,8 +66,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
     def body() -> int:
-        from toolkit.train.evaluate import run_evaluation
-        from toolkit.train.report import command_line, write_report
 
         cfg = EvalConfig.load_yaml(args.config) if args.config else EvalConfig()
         ft_flags = overrides(args, [n for n in COMMON + FINETUNE if n not in ("out_dir", "workers")])

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from toolkit.cli.common import run_cli
 from toolkit.errors import ConfigError, InputFileError
+from toolkit.programs import run_cli
 from toolkit.sim.fidelity import DEFAULT_NORMALIZATION, NORMALIZATIONS, fidelity_report
 
 PROG = "edge-simulate fidelity"

@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 
 from toolkit.cli.args import finite_float
-from toolkit.cli.common import EXIT_USAGE, parse_args, run_cli
 from toolkit.cli.train_args import COMMON, FINETUNE, add_common, add_finetune, grid_from, overrides
+from toolkit.programs import EXIT_USAGE, parse_args, run_cli
 from toolkit.train.config import FinetuneConfig
+from toolkit.train.finetune_job import run_finetune
 
 EPILOG = """examples:
   edge-finetune --dataset seglearn --checkpoint runs/pretrain/pretrained.pt --test-subjects 01 --out runs/ft
@@ -37,7 +38,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
     def body() -> int:
-        from toolkit.train.finetune_job import run_finetune
 
         cfg = FinetuneConfig.load_yaml(args.config) if args.config else FinetuneConfig()
         flags = overrides(args, COMMON + FINETUNE + ["checkpoint", "method", "label_fraction"])

@@ -6,10 +6,12 @@ import argparse
 from pathlib import Path
 
 from toolkit.cli.args import positive_int
-from toolkit.cli.common import EXIT_USAGE, parse_args, run_cli
 from toolkit.cli.train_args import COMMON, add_common, grid_from, overrides
 from toolkit.data.paths import data_root_candidates
+from toolkit.programs import EXIT_USAGE, parse_args, run_cli
 from toolkit.train.config import PretrainConfig
+from toolkit.train.pretrain import run_pretrain
+from toolkit.train.runtime import cleanup_distributed
 
 EPILOG = """examples:
   edge-simulate tests/fixtures/cmu/131_01_excerpt.bvh --out out/sim      # make a synthetic dataset folder
@@ -56,8 +58,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
     def body() -> int:
-        from toolkit.train.pretrain import run_pretrain
-        from toolkit.train.runtime import cleanup_distributed
 
         cfg = PretrainConfig.load_yaml(args.config) if args.config else PretrainConfig()
         flags = overrides(args, COMMON + ["ablation", "text_embeddings", "text_cache", "scheduler", "max_windows"])

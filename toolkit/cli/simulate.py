@@ -12,11 +12,15 @@ import argparse
 import sys
 
 from toolkit.cli.args import MAX_THREADS, finite_float, non_negative_int, positive_float, positive_int
-from toolkit.cli.common import EXIT_USAGE, parse_args, run_cli
+from toolkit.cli.fidelity import main as fidelity_main
 from toolkit.errors import ConfigError
+from toolkit.programs import EXIT_USAGE, parse_args, run_cli
+from toolkit.sim.devices import PROFILES
 from toolkit.sim.imu import DEFAULT_BANDWIDTH_HZ
 from toolkit.sim.motion import DEFAULT_HEIGHT_M, DEFAULT_RATE_HZ
+from toolkit.sim.pipeline import SimulationConfig, simulate_files
 from toolkit.sim.placements import DEFAULT_PLACEMENTS, NAMED_SITES
+from toolkit.sim.skeleton import SEGMENT_NAMES
 
 PROG = "edge-simulate"
 #: Exit status when some files were skipped (the others are written and listed in the manifest).
@@ -110,8 +114,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def print_catalogue() -> None:
-    from toolkit.sim.devices import PROFILES
-    from toolkit.sim.skeleton import SEGMENT_NAMES
 
     print("named placements:")
     for name, spec in NAMED_SITES.items():
@@ -130,7 +132,6 @@ def _split(value: str | None) -> tuple[str, ...]:
 
 def run(argv: list[str]) -> int:
     if argv and argv[0] == "fidelity":
-        from toolkit.cli.fidelity import main as fidelity_main
 
         return fidelity_main(argv[1:])
     args = parse_args(build_parser(), argv)
@@ -143,7 +144,6 @@ def run(argv: list[str]) -> int:
         raise ConfigError("no motion files given (see --help for examples)")
     if not args.out:
         raise ConfigError("--out DIR is required")
-    from toolkit.sim.pipeline import SimulationConfig, simulate_files
 
     config = SimulationConfig(
         rate_hz=args.rate,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import sys
 import time
 from collections.abc import Sequence
@@ -21,6 +22,15 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from calibration.device import SI_UNITS, CalibrationFile, DeviceCalibration
+from export.manifest import load_artefact
+from firmware_bridge.connect import default_recording_path, open_devices, start_and_connect, stop_on_signals
+from firmware_bridge.devices import get_profile as get_ble_profile
+from firmware_bridge.playback import open_recording
+from firmware_bridge.session import StreamSession
+from firmware_bridge.transport import RetryPolicy
+from firmware_bridge.virtual.catalog import NAME_FORMS, VirtualDeviceSpec
+from firmware_bridge.virtual.peripheral import FaultConfig
 from toolkit.cli.args import (
     MAX_THREADS,
     non_negative_float,
@@ -29,8 +39,13 @@ from toolkit.cli.args import (
     positive_int,
     probability,
 )
-from toolkit.cli.common import EXIT_USAGE, output_file, parse_args, run_cli
+from toolkit.cli.replays import resolve_virtual
+from toolkit.device_profiles import get_real_profile
 from toolkit.errors import ConfigError
+from toolkit.mount import Mount
+from toolkit.programs import EXIT_USAGE, output_file, parse_args, run_cli
+from toolkit.stream.engine import StreamEngine
+from toolkit.stream.live import LabelTrack, LiveRunner, prediction_record
 from toolkit.strict_json import dumps as strict_dumps
 
 PROG = "edge-stream"
@@ -64,8 +79,6 @@ Calibration: devices listed in --calibration use their calibration; the others g
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from firmware_bridge.virtual.catalog import NAME_FORMS
-
     p = argparse.ArgumentParser(prog=PROG, description="Run an exported activity model live on BLE IMU devices.",
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_argument_group("source (one of)")
@@ -148,27 +161,20 @@ class Calibrations:
     """Per-device transforms: the calibration file's entries, else the profile's axes and a mount."""
 
     def __init__(self, path: str | None, wrist: str, face: str, mounts: dict[str, dict[str, Any]]) -> None:
-        from calibration.device import CalibrationFile
-
         self.file = CalibrationFile.load(path) if path else None
         self.wrist, self.face, self.mounts = wrist, face, mounts
         self.used: dict[str, str] = {}  # device id -> how it was calibrated (for the view / summary)
 
     def for_device(self, device_id: str, ble_profile: str) -> Any:
-        from calibration.device import DeviceCalibration
-        from calibration.mount import Mount
-        from calibration.profiles import get_real_profile
-        from toolkit.stream.live import real_profile_for
-
         cal = self.file.get(device_id) if self.file is not None and device_id in self.file else None
         if cal is not None:
             self.used[device_id] = "calibration file"
-            return cal.apply
+            return functools.partial(cal.apply, units=SI_UNITS)  # the session delivers SI: checked against the file
         mount = Mount(**{"wrist": self.wrist, "face": self.face, **self.mounts.get(device_id, {})})
         self.used[device_id] = f"profile + mount {mount.wrist}/{mount.face}" + (
             f"/{mount.rotation_deg:g}deg" if mount.rotation_deg else "")
-        profile = get_real_profile(real_profile_for(ble_profile))
-        return DeviceCalibration.identity(device_id, profile, mount).apply
+        profile = get_real_profile(get_ble_profile(ble_profile).real_profile)
+        return functools.partial(DeviceCalibration.identity(device_id, profile, mount).apply, units=SI_UNITS)
 
 
 # --------------------------------------------------------------------------- output
@@ -179,8 +185,6 @@ class JsonLines:
         self.out = out
 
     def __call__(self, p: Any, true: str | None) -> None:
-        from toolkit.stream.live import prediction_record
-
         out = self.out or sys.stdout
         out.write(strict_dumps(prediction_record(p, true)) + "\n")
         out.flush()
@@ -306,9 +310,6 @@ def with_device_side_loss(counters: dict[str, dict[str, Any]], peripherals: dict
 
 # --------------------------------------------------------------------------- run
 def make_engine(args: argparse.Namespace) -> tuple[Any, Any]:
-    from export.manifest import load_artefact
-    from toolkit.stream.engine import StreamEngine
-
     folder = resolve_model_folder(args.model)
     artefact = load_artefact(folder, args.runtime, args.precision, threads=args.threads)
     return artefact, StreamEngine(artefact, smoothing_k=args.smoothing)
@@ -316,8 +317,6 @@ def make_engine(args: argparse.Namespace) -> tuple[Any, Any]:
 
 def make_runner(args: argparse.Namespace, engine: Any, listeners: list[Any],
                 labels: dict[str, Any] | None = None, rates: dict[str, float] | None = None) -> Any:
-    from toolkit.stream.live import LiveRunner
-
     mounts = dict(parse_mount(m) for m in (args.mount or []))
     cals = Calibrations(args.calibration, args.wrist, args.face, mounts)
     runner = LiveRunner(engine, default_transform=cals.for_device, labels=labels, source_rates_hz=rates,
@@ -361,8 +360,6 @@ def _print_summary(summary: dict[str, Any], args: argparse.Namespace) -> None:
 
 def stream_recording(args: argparse.Namespace) -> int:
     """``--recording``: every device of a recording through the engine, in recorded order."""
-    from firmware_bridge.playback import open_recording
-
     artefact, engine = make_engine(args)
     listeners = [JsonLines()] if args.json else []
     runner = make_runner(args, engine, listeners)
@@ -384,13 +381,7 @@ def stream_recording(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _stream_live(args: argparse.Namespace, virtual: list[str]) -> int:
-    from firmware_bridge.cli import default_recording_path, open_devices, start_and_connect, stop_on_signals
-    from firmware_bridge.session import StreamSession
-    from firmware_bridge.transport import RetryPolicy
-    from firmware_bridge.virtual.peripheral import FaultConfig
-    from toolkit.stream.live import LabelTrack
-
+async def _stream_live(args: argparse.Namespace, virtual: list[VirtualDeviceSpec]) -> int:
     artefact, engine = make_engine(args)
     listeners: list[Any] = [JsonLines()] if args.json else []
     if args.lsl:
@@ -401,8 +392,7 @@ async def _stream_live(args: argparse.Namespace, virtual: list[str]) -> int:
     faults = FaultConfig(loss_prob=args.loss, jitter_sd=args.jitter_ms / 1e3, seed=args.seed)
     with stop_on_signals() as stop:
         async with open_devices(virtual, args.device, profile=args.profile, timeout=args.timeout,
-                                data_root=args.data_root, speed=args.speed, faults=faults
-                                ) as (specs, backend, peripherals):
+                                speed=args.speed, faults=faults) as (specs, backend, peripherals):
             labels, rates = {}, {}
             for p in peripherals:  # labelled replays: the recording's labels and nominal rate
                 series = p.virtual_spec.series
@@ -410,7 +400,8 @@ async def _stream_live(args: argparse.Namespace, virtual: list[str]) -> int:
                 if series.labels is not None:
                     labels[p.name] = LabelTrack(np.asarray(series.t_s, np.float64), np.asarray(series.labels, str))
             runner = make_runner(args, engine, listeners, labels, rates)
-            session = StreamSession(specs, backend=backend, record_to=record, on_batch=runner.on_batch,
+            session = StreamSession(specs, backend=backend.client, backend_id=backend.id, record_to=record,
+                                    on_batch=runner.on_batch,
                                     retry=RetryPolicy(connect_timeout=args.timeout), output_maxsize=0)
             view = View(sys.stderr, args.quiet)
             started = time.monotonic()
@@ -469,12 +460,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             output_file(args.record, "--record", may_exist=False)
         if args.recording:
             return stream_recording(args)
-        if virtual:
-            from firmware_bridge.virtual.catalog import resolve_virtual
-
-            for name in virtual:  # one-line errors for bad names / missing data before anything starts
-                resolve_virtual(name, args.data_root)
-        return asyncio.run(_stream_live(args, virtual))
+        # one-line errors for bad names / missing data before anything starts
+        specs = [resolve_virtual(name, args.data_root) for name in virtual]
+        return asyncio.run(_stream_live(args, specs))
 
     return run_cli(PROG, body)
 

@@ -9,3 +9,39 @@
 * :mod:`toolkit.data.windows`: resampling and windowing of real recordings and of simulator datasets.
 * :mod:`toolkit.data.splits`: subject-wise folds and a train-only normaliser.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: Public name -> the module that defines it. Loaded on first use (PEP 562): importing one module of this package
+#: does not import the others (nor their optional dependencies).
+_PUBLIC = {
+    "DatasetNotFoundError": "toolkit.data.paths",
+    "find_dataset": "toolkit.data.paths",
+    "Recording": "toolkit.data.recording",
+    "make_recording": "toolkit.data.recording",
+    "RealWindows": "toolkit.data.windows",
+    "SyntheticWindows": "toolkit.data.windows",
+    "real_windows": "toolkit.data.windows",
+    "synthetic_windows": "toolkit.data.windows",
+    "Fold": "toolkit.data.splits",
+    "Normalizer": "toolkit.data.splits",
+    "loso_folds": "toolkit.data.splits",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from calibration.mount import Mount
 from toolkit.data.recording import Recording, make_recording
 from toolkit.data.wheels import ensure_wheel
 from toolkit.errors import InputFileError
+from toolkit.mount import Mount
 
 PACKAGE, VERSION = "aeon", "1.6.0"
 MEMBER = "aeon/datasets/data/BasicMotions/BasicMotions_{split}.ts"

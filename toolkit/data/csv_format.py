@@ -33,10 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
-from calibration.mount import Mount
-from calibration.profiles import RealDeviceProfile, resolve_profile
 from toolkit.data.recording import Recording, encode_labels, make_recording
+from toolkit.device_profiles import RealDeviceProfile, resolve_profile
 from toolkit.errors import ConfigError, InputFileError
+from toolkit.mount import Mount
 
 FORMAT_LINE = "# multi3edge-csv 1"
 REQUIRED = ["timestamp_s", "acc_x", "acc_y", "acc_z"]

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from calibration.mount import Mount
-from calibration.profiles import RealDeviceProfile
 from toolkit.data.paths import find_dataset
 from toolkit.data.recording import Recording, make_recording
+from toolkit.device_profiles import RealDeviceProfile
 from toolkit.errors import InputFileError
+from toolkit.mount import Mount
 
 EXERCISES = ["squats", "pushups", "dumbbell_shoulder_press", "lunges", "dumbbell_rows", "situps",
              "tricep_extensions", "bicep_curls", "lateral_shoulder_raises", "jumping_jacks"]  # fmt: skip

@@ -32,10 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-from calibration.mount import Mount
 from toolkit.data.paths import find_dataset
 from toolkit.data.recording import Recording, make_recording
 from toolkit.errors import ConfigError, InputFileError
+from toolkit.mount import Mount
 
 OPERATIONS: dict[int, str] = {
     100: "Picking", 200: "Relocate Item Label", 300: "Assemble Box", 400: "Insert Items", 500: "Close Box",

@@ -1,15 +1,15 @@
 """One continuous real recording, already in the simulator's watch frame and SI units.
 
 Every loader builds its :class:`Recording` with :func:`make_recording`, which takes the device-native samples, an
-explicit :class:`calibration.profiles.RealDeviceProfile` (units, sign, device axes -> watch frame) and a
-:class:`calibration.mount.Mount` (wrist, face, rotation about the forearm). The conversion is therefore never
+explicit :class:`toolkit.device_profiles.RealDeviceProfile` (units, sign, device axes -> watch frame) and a
+:class:`toolkit.mount.Mount` (wrist, face, rotation about the forearm). The conversion is therefore never
 silent: the profile's and mount's dictionaries are stored in the recording (``profile``, ``mount``) and the steps
 in ``meta["conversion"]``.
 
 Frame of the result: the **dorsal watch frame of the wrist it was worn on** (what the simulator's
 ``left_wrist`` / ``right_wrist`` placement reads), unless ``mirror_to_left=True``, in which case right-wrist
 signals are mirrored into the canonical left-wrist frame (``acc (-x, y, z)``, ``gyro (x, -y, -z)``, see
-:mod:`calibration.mount`) and ``mirrored`` is True. Non-wrist devices (phones) keep their device frame and
+:mod:`toolkit.mount`) and ``mirrored`` is True. Non-wrist devices (phones) keep their device frame and
 ``wrist=None``.
 """
 
@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from calibration.mount import Mount
-from calibration.profiles import RealDeviceProfile, resolve_profile
+from toolkit.device_profiles import RealDeviceProfile, resolve_profile
 from toolkit.errors import ConfigError
+from toolkit.mount import Mount
 
 
 @dataclass

@@ -42,11 +42,11 @@ from typing import Any
 
 import numpy as np
 
-from calibration.mount import Mount
 from toolkit.data.paths import cache_dir
 from toolkit.data.recording import Recording, make_recording
 from toolkit.data.wheels import ensure_wheel
 from toolkit.errors import InputFileError
+from toolkit.mount import Mount
 
 PACKAGE, VERSION = "seglearn", "1.2.5"
 NPY_MEMBER = "seglearn/data/watch_dataset.npy"

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from calibration.mount import Mount
 from toolkit.data.paths import find_dataset
 from toolkit.data.recording import Recording, encode_labels, make_recording
 from toolkit.errors import ConfigError, InputFileError
+from toolkit.mount import Mount
 
 DATASET_DIR = "sp-sw-har"
 COLUMNS = ["x_acc", "y_acc", "z_acc", "x_gyro", "y_gyro", "z_gyro", "timestamp", "label"]

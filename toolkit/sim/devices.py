@@ -101,16 +101,11 @@ from scipy.spatial.transform import Rotation
 from toolkit.errors import ConfigError
 from toolkit.frames import G_MS2
 
+# unit names, signs and conversions: the one table in toolkit.units (re-exported here)
+from toolkit.units import ACC_SIGNS, ACC_UNITS, CHANNELS, GYRO_UNITS, from_device_units, to_device_units  # noqa: F401
+
 #: Version of the ``to_dict`` layout of :class:`DeviceProfile` (and of device manifests).
 SCHEMA_VERSION = 1
-#: Accelerometer units a device may report in.
-ACC_UNITS = ("m/s^2", "g")
-#: Accelerometer sign conventions: "android" = specific force (+1 g up at rest), "ios" = opposite.
-ACC_SIGNS = ("android", "ios")
-#: Gyroscope units a device may report in.
-GYRO_UNITS = ("rad/s", "deg/s")
-#: Channels understood by :func:`to_device_units` / :func:`from_device_units`.
-CHANNELS = ("acc", "gyro")
 #: Largest denominator of the rational resampling ratio.
 MAX_RESAMPLE_DENOMINATOR = 1000
 #: Largest misalignment standard deviation accepted [rad]: the model is a small-angle one.
@@ -354,62 +349,6 @@ def get_profile(name: str) -> DeviceProfile:
         return PROFILES[name]
     except (KeyError, TypeError):
         raise ConfigError(f"unknown device profile {name!r} (known: {', '.join(PROFILES)})") from None
-
-
-# --------------------------------------------------------------------------------------------------
-# Unit and sign conversions
-
-
-def _check_channel(channel: str) -> None:
-    if channel not in CHANNELS:
-        raise ConfigError(f"unknown channel {channel!r} (known: {', '.join(CHANNELS)})")
-
-
-def to_device_units(x_si: np.ndarray, profile: DeviceProfile, channel: str = "acc") -> np.ndarray:
-    """Simulator convention -> the device's units and sign.
-
-    Args:
-        x_si: (..., 3) acc [m/s^2, Android sign] or gyro [rad/s].
-        profile: the device.
-        channel: "acc" or "gyro".
-
-    Returns:
-        (..., 3) float64 in the device's units: acc in m/s^2 or g, sign flipped for "ios"; gyro in
-        rad/s or deg/s. A new array; equal to the input bit for bit when nothing changes.
-    """
-    _check_channel(channel)
-    x = np.array(x_si, dtype=np.float64, copy=True)
-    if channel == "acc":
-        if profile.acc_units == "g":
-            x /= G_MS2
-        if profile.acc_sign == "ios":
-            np.negative(x, out=x)
-    elif profile.gyro_units == "deg/s":
-        x = np.degrees(x)
-    return x
-
-
-def from_device_units(x_dev: np.ndarray, profile: DeviceProfile, channel: str = "acc") -> np.ndarray:
-    """The device's units and sign -> simulator convention; the inverse of :func:`to_device_units`.
-
-    Args:
-        x_dev: (..., 3) values as the device reports them.
-        profile: the device.
-        channel: "acc" or "gyro".
-
-    Returns:
-        (..., 3) float64: acc [m/s^2, Android sign] or gyro [rad/s].
-    """
-    _check_channel(channel)
-    x = np.array(x_dev, dtype=np.float64, copy=True)
-    if channel == "acc":
-        if profile.acc_sign == "ios":
-            np.negative(x, out=x)
-        if profile.acc_units == "g":
-            x *= G_MS2
-    elif profile.gyro_units == "deg/s":
-        x = np.radians(x)
-    return x
 
 
 # --------------------------------------------------------------------------------------------------

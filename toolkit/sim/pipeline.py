@@ -42,6 +42,7 @@ from toolkit.sim.motion import DEFAULT_HEIGHT_M, DEFAULT_RATE_HZ, Motion
 from toolkit.sim.placements import DEFAULT_PLACEMENTS, Placement, site_spec
 from toolkit.sim.rotations import quat_log
 from toolkit.sim.skeleton import SEGMENT_INDEX
+from toolkit.sim.sources import load_motion
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def make_body_factory(config: SimulationConfig):
     """``f(variant, attributes, rng) -> BodyModel`` for the run's body model."""
     if config.body_model is None:
         return lambda _k, attrs, _rng: BuiltinBody(attrs)
-    from toolkit.sim.smpl_body import SMPLBody
+    from toolkit.sim.smpl_body import SMPLBody  # delays torch and smplx (SMPL sources only)
 
     def smpl(k: int, _attrs: HumanAttributes, rng: np.random.Generator) -> BodyModel:
         betas = np.zeros(config.num_betas) if k == 0 else np.clip(rng.standard_normal(config.num_betas), -2.0, 2.0)
@@ -215,7 +216,6 @@ def clip_rng(seed: int, file_sha256: str) -> np.random.Generator:
 
 def simulate_file(path: str, config: SimulationConfig, out_dir: str, clip_name: str) -> dict:
     """Load, simulate and write one motion file; returns its manifest entries (run in workers)."""
-    from toolkit.sim.sources import load_motion  # imported here: loaders are optional per format
 
     if Path(path).is_dir():
         raise InputFileError(path, "is a folder, not a motion file (give the files in it, e.g. DIR/*.bvh)")

@@ -20,6 +20,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from toolkit.errors import InputFileError
+from toolkit.sim.loaders.amass import load_amass
+from toolkit.sim.loaders.asfamc import load_asf_amc
+from toolkit.sim.loaders.bvh import load_bvh
+from toolkit.sim.loaders.descriptions import describe_clip
 from toolkit.sim.loaders.retarget import RetargetOptions
 from toolkit.sim.motion import DEFAULT_HEIGHT_M, DEFAULT_RATE_HZ, Motion
 
@@ -50,7 +54,6 @@ def load_motion(
 
     ``options`` (units, up axis, joint map) apply to BVH files; ASF/AMC and AMASS fix their own.
     """
-    from toolkit.sim.loaders.descriptions import describe_clip
 
     p = Path(path)
     if not p.is_file():
@@ -60,15 +63,12 @@ def load_motion(
         text = describe_clip(p)
     name = name or p.stem
     if suffix == ".bvh":
-        from toolkit.sim.loaders.bvh import load_bvh
 
         return load_bvh(p, height_m=height_m, rate_hz=rate_hz, text=text, name=name, options=options)
     if suffix == ".amc":
-        from toolkit.sim.loaders.asfamc import load_asf_amc
 
         return load_asf_amc(find_asf(p), p, height_m=height_m, rate_hz=rate_hz, text=text, name=name)
     if suffix == ".npz":
-        from toolkit.sim.loaders.amass import load_amass
 
         return load_amass(p, height_m=height_m, rate_hz=rate_hz, text=text, name=name)
     raise InputFileError(p, f"unknown motion format {suffix!r}; expected one of {', '.join(MOTION_SUFFIXES)}")

@@ -31,6 +31,7 @@ the offline resampling's edge extension needs the segment's last sample (see :mo
 """
 
 from toolkit.stream.engine import Prediction, StreamEngine, Transform
+from toolkit.stream.live import LabelTrack, LiveRunner
 from toolkit.stream.offline import offline_predictions, stream_resample, stream_windows
 from toolkit.stream.resample import ResampledBlock, StreamResampler, estimate_nominal_rate_hz
 from toolkit.stream.ring import RingBuffer
@@ -38,6 +39,8 @@ from toolkit.stream.smoothing import ProbabilitySmoother, softmax
 from toolkit.stream.windows import StreamWindow, Windower
 
 __all__ = [
+    "LabelTrack",
+    "LiveRunner",
     "Prediction",
     "ProbabilitySmoother",
     "ResampledBlock",

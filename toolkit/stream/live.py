@@ -26,30 +26,14 @@ from typing import Any
 
 import numpy as np
 
+from firmware_bridge.devices import BLE_TO_REAL_PROFILE, real_profile_for
+from toolkit.device_profiles import get_real_profile
 from toolkit.errors import ConfigError, Multi3EdgeError
 
 from .engine import Prediction, StreamEngine
 
 Transform = Callable[[np.ndarray, np.ndarray | None], tuple[np.ndarray, np.ndarray | None]]
 Listener = Callable[[Prediction, "str | None"], None]
-
-#: BLE profile (:mod:`firmware_bridge.devices`) -> real-device profile (:mod:`calibration.profiles`).
-BLE_TO_REAL_PROFILE = {
-    "imu-stream": "imu-stream",
-    "touch-sdk": "wear-os-watch",
-    "polar-pmd": "polar-verity-sense",
-    "empatica-e4-ble": "empatica-e4",
-}
-
-
-def real_profile_for(ble_profile: str) -> str:
-    """The calibration profile name of a BLE profile name; ConfigError for an unknown one."""
-    try:
-        return BLE_TO_REAL_PROFILE[ble_profile]
-    except KeyError:
-        raise ConfigError(f"no calibration profile for BLE profile {ble_profile!r} "
-                          f"(known: {', '.join(BLE_TO_REAL_PROFILE)})") from None
-
 
 @dataclass
 class LabelTrack:
@@ -152,8 +136,6 @@ class LiveRunner:
             transform = self.default_transform(device_id, ble_profile)
         rate = self.source_rates_hz.get(device_id)
         if rate is None and ble_profile in BLE_TO_REAL_PROFILE:  # what the training loaders use: the nominal rate
-            from calibration.profiles import get_real_profile
-
             rate = get_real_profile(BLE_TO_REAL_PROFILE[ble_profile]).rate_hz
         self.engine.add_device(device_id, transform, source_rate_hz=rate)
         self._added.add(device_id)
@@ -231,4 +213,4 @@ def prediction_record(p: Prediction, true_label: str | None = None) -> dict[str,
 
 
 __all__ = ["BLE_TO_REAL_PROFILE", "DeviceScore", "LabelTrack", "LiveRunner", "macro_f1", "prediction_record",
-           "real_profile_for"]
+           "real_profile_for"]  # the two BLE -> real profile names are re-exported from firmware_bridge.devices

@@ -5,7 +5,7 @@ Applied to raw windows (N, L, 6) = [acc m/s^2 (3), gyro rad/s (3)] in the watch 
 normalisation, in this order:
 
 1. **mirror** (``mirror_right``): the right wrist is mapped into the canonical left-wrist frame exactly as the real
-   loaders and calibration do (:func:`calibration.mount.mirror_acc` ``(-x, y, z)``, :func:`~calibration.mount.
+   loaders and calibration do (:func:`toolkit.mount.mirror_acc` ``(-x, y, z)``, :func:`~toolkit.mount.
    mirror_gyro` ``(x, -y, -z)``), so both wrists can feed one left-frame encoder. Deterministic (not random).
 2. **orientation jitter** (``twist_deg``, ``tilt_deg``): a random rotation of the sensor frame on the wrist, one per
    window and wrist: a twist about the forearm axis (watch +X) uniform in +-``twist_deg`` (a loose strap turns
@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from calibration.mount import mirror_acc, mirror_gyro
 from toolkit.errors import ConfigError
+from toolkit.mount import mirror_acc, mirror_gyro
 from toolkit.sim.devices import DeviceProfile, get_profile
 
 

@@ -25,6 +25,12 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from toolkit.data.basicmotions import load_basicmotions
+from toolkit.data.csv_format import read_csv_recordings
+from toolkit.data.mmfit import load_mmfit
+from toolkit.data.openpack import load_openpack
+from toolkit.data.seglearn import load_seglearn
+from toolkit.data.sp_sw_har import load_sp_sw_har
 from toolkit.data.splits import Normalizer, fit_normalizer
 from toolkit.data.windows import CHANNELS, RealWindows, SyntheticWindows, real_windows, synthetic_windows
 from toolkit.errors import ConfigError
@@ -234,27 +240,21 @@ def generated_windows(
 def load_recordings(name: str, data_root: str | None):  # noqa: ANN201 - list[Recording]
     """Recordings of a named real dataset in the left-wrist frame (right-wrist data mirrored, recorded in meta)."""
     if name == "seglearn":
-        from toolkit.data.seglearn import load_seglearn
 
         return load_seglearn(mirror_to_left=True)
     if name == "sp-sw-har":
-        from toolkit.data.sp_sw_har import load_sp_sw_har
 
         return load_sp_sw_har(data_root, mirror_to_left=True)
     if name == "basicmotions":
-        from toolkit.data.basicmotions import load_basicmotions
 
         return load_basicmotions("TRAIN") + load_basicmotions("TEST")
     if name == "openpack":
-        from toolkit.data.openpack import load_openpack
 
         return load_openpack(data_root=data_root, mirror_to_left=True)
     if name == "mmfit":
-        from toolkit.data.mmfit import load_mmfit
 
         return load_mmfit(data_root=data_root, mirror_to_left=True)
     if name.startswith("csv:"):
-        from toolkit.data.csv_format import read_csv_recordings
 
         return read_csv_recordings(name[4:], mirror_to_left=True)
     raise ConfigError(f"unknown dataset {name!r} (known: {', '.join(REAL_DATASETS)})")

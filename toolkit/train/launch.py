@@ -19,6 +19,8 @@ import torch
 import torch.multiprocessing as mp
 
 from toolkit.train.config import PretrainConfig
+from toolkit.train.pretrain import parameter_digest, run_pretrain
+from toolkit.train.runtime import cleanup_distributed
 
 
 def free_port() -> int:
@@ -28,8 +30,6 @@ def free_port() -> int:
 
 
 def _worker(rank: int, world: int, port: int, cfg_dict: dict[str, Any], result_dir: str, threads: int) -> None:
-    from toolkit.train.pretrain import parameter_digest, run_pretrain
-    from toolkit.train.runtime import cleanup_distributed
 
     os.environ.update({"RANK": str(rank), "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank),
                        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})  # fmt: skip

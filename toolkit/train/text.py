@@ -36,7 +36,7 @@ def embed_texts(texts: Sequence[str], mode: str, cache: str | Path | None = None
         return None
     if mode == "hash":
         return hash_embeddings(texts)
-    from toolkit.models.text_embedding import SentenceEmbedder  # pulls sentence-transformers: import lazily
+    from toolkit.models.text_embedding import SentenceEmbedder  # delays sentence-transformers
 
     folder = Path(cache) if cache is not None else cache_dir() / "text-embeddings"
     return SentenceEmbedder(folder).embed(list(texts))

@@ -1,9 +1,6 @@
-"""``edge-export`` (:func:`export_main`) and ``edge-bench`` (:func:`bench_main`).
+"""``edge-export``: distil, quantise and export the classifier into phone and watch bundles (:mod:`export.pipeline`).
 
-Console scripts to add to pyproject.toml::
-
-    edge-export = "export.cli:export_main"
-    edge-bench = "export.cli:bench_main"
+Console script ``edge-export = toolkit.cli.export:main``; without it: ``python -m toolkit.cli.export``.
 """
 
 from __future__ import annotations
@@ -14,9 +11,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from toolkit.cli.args import MAX_THREADS, int_list, non_negative_int, positive_float, positive_int
-from toolkit.cli.common import EXIT_USAGE, output_folder, parse_args, run_cli
+from export.distill import DistillConfig
+from export.exporters import check_target
+from export.pipeline import export_bundles
+from export.teacher import load_teacher, load_windows, random_tiny_teacher
+from toolkit.cli.args import positive_float, positive_int
 from toolkit.errors import ConfigError
+from toolkit.programs import EXIT_USAGE, output_folder, parse_args, run_cli
 
 EXPORT_EXAMPLES = """\
 examples:
@@ -33,13 +34,6 @@ examples:
 Checkpoint folder: classifier.pt + classifier.json as written by edge-finetune (hash-checked), and optionally
 windows.npz: labelled windows x (N, L, 6) in m/s^2 and rad/s, y (N,), subject (N,) to distil and calibrate on.
 """
-
-BENCH_EXAMPLES = """\
-examples:
-  edge-bench                      # benchmark ./dist (after edge-export), results in ./dist/bench
-  edge-bench /tmp/dist --runs 500 --threads 1,2,4
-"""
-
 
 def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
@@ -73,18 +67,13 @@ def build_export_parser() -> argparse.ArgumentParser:
     return p
 
 
-def export_main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``edge-export``."""
     args = parse_args(build_export_parser(), argv)
     if args is None:
         return EXIT_USAGE
 
     def body() -> int:
-        from export.distill import DistillConfig
-        from export.exporters import check_target
-        from export.pipeline import export_bundles
-        from export.teacher import load_teacher, load_windows, random_tiny_teacher
-
         log = (lambda _msg: None) if args.quiet else (lambda msg: print(msg, flush=True))
         targets = _csv(args.targets)
         if not targets:
@@ -111,44 +100,9 @@ def export_main(argv: Sequence[str] | None = None) -> int:
     return run_cli("edge-export", body)
 
 
-def build_bench_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="edge-bench", formatter_class=argparse.RawDescriptionHelpFormatter,
-                                description="Measure latency, throughput, size, peak RSS, parameters and MACs of "
-                                            "edge-export artefacts on THIS machine.", epilog=BENCH_EXAMPLES)
-    p.add_argument("dist", nargs="?", default="dist", help="edge-export output folder (default: %(default)s)")
-    p.add_argument("--out", help="results folder (default: DIST/bench)")
-    p.add_argument("--profiles", help="comma-separated (default: every profile found)")
-    p.add_argument("--threads", type=int_list(MAX_THREADS), default=[1, 2],
-                   help=f"comma-separated thread counts, each 1..{MAX_THREADS} (default: 1,2)")
-    p.add_argument("--warmup", type=non_negative_int(1_000_000), default=20)
-    p.add_argument("--runs", type=positive_int(10_000_000), default=200)
-    p.add_argument("--no-op-profile", action="store_true", help="skip the ExecuTorch per-operator profile")
-    p.add_argument("--quiet", action="store_true")
-    return p
-
-
-def bench_main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``edge-bench``."""
-    args = parse_args(build_bench_parser(), argv)
-    if args is None:
-        return EXIT_USAGE
-
-    def body() -> int:
-        from export.bench import run_bench
-
-        threads = list(args.threads)
-        if args.out or Path(args.dist).is_dir():  # run_bench names a missing dist folder itself
-            output_folder(args.out or Path(args.dist) / "bench")
-        log = (lambda _msg: None) if args.quiet else (lambda msg: print(msg, flush=True))
-        result = run_bench(args.dist, args.out, profiles=_csv(args.profiles) if args.profiles else None,
-                           threads=threads, warmup=args.warmup, runs=args.runs, op_profile=not args.no_op_profile,
-                           log=log)
-        if not args.quiet:
-            print((Path(args.out) if args.out else Path(args.dist) / "bench").joinpath("bench.md").read_text())
-        return 0 if all("error" not in r for r in result["rows"]) else 1
-
-    return run_cli("edge-bench", body)
+#: The name this entry point had in ``export.cli``.
+export_main = main
 
 
 if __name__ == "__main__":
-    sys.exit(export_main())
+    sys.exit(main())

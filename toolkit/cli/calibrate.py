@@ -1,6 +1,8 @@
 """``edge-calibrate``: run the calibration procedure on a device (live over BLE, or from a recording) and write
 the per-device calibration file that ``edge-stream --calibration`` reads.
 
+Console script ``edge-calibrate = toolkit.cli.calibrate:main``; without it: ``python -m toolkit.cli.calibrate``.
+
 The procedure (:mod:`calibration.procedure`): hold the arm still hanging, then stretched forward palm down (the
 mount rotation from the two gravity directions), still periods for the gyroscope bias (and the accelerometer bias
 and scale when they cover enough orientations), the timestamps for the true rate and clock drift.
@@ -19,9 +21,19 @@ from typing import Any
 
 import numpy as np
 
+from calibration.device import FORMAT_VERSION, CalibrationFile
+from calibration.procedure import PROTOCOL, calibrate_stream
+from firmware_bridge.connect import default_recording_path, open_devices, start_and_connect, stop_on_signals
+from firmware_bridge.devices import get_profile as get_ble_profile
+from firmware_bridge.playback import RecordedStream, open_recording
+from firmware_bridge.session import StreamSession
+from firmware_bridge.transport import RetryPolicy
+from firmware_bridge.virtual.catalog import NAME_FORMS, VirtualDeviceSpec
 from toolkit.cli.args import positive_float
-from toolkit.cli.common import EXIT_USAGE, output_file, parse_args, run_cli
+from toolkit.cli.replays import resolve_virtual
+from toolkit.device_profiles import get_real_profile
 from toolkit.errors import ConfigError
+from toolkit.programs import EXIT_USAGE, output_file, parse_args, run_cli
 from toolkit.strict_json import dumps as strict_dumps
 
 PROG = "edge-calibrate"
@@ -43,8 +55,6 @@ Then: edge-stream --device ... --calibration calibration.json
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from firmware_bridge.virtual.catalog import NAME_FORMS
-
     p = argparse.ArgumentParser(prog=PROG, description="Calibrate a wearable IMU into the simulator's watch frame.",
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_argument_group("source (one of)")
@@ -78,11 +88,7 @@ def calibrate_arrays(arrays: dict[str, Any], device_id: str, ble_profile: str, w
                      table_first: bool = False) -> Any:
     """Run :func:`calibration.procedure.calibrate_stream` on one device's concatenated samples (``t_s``,
     ``device_time_s`` or None, ``arrival_s``, ``acc``, ``gyro``), finding the still poses automatically."""
-    from calibration.procedure import calibrate_stream
-    from calibration.profiles import get_real_profile
-    from toolkit.stream.live import real_profile_for
-
-    profile = get_real_profile(real_profile_for(ble_profile))
+    profile = get_real_profile(get_ble_profile(ble_profile).real_profile)
     t = np.asarray(arrays["t_s"], np.float64)
     return calibrate_stream(t, arrays["acc"], arrays["gyro"], device_id=device_id, profile=profile, wrist=wrist,
                             face=face, device_time_s=arrays.get("device_time_s"), host_time_s=arrays.get("arrival_s"),
@@ -94,9 +100,7 @@ def describe(cal: Any) -> list[str]:
     d = cal.to_dict()
     lines = [f"device {cal.device_id}: profile {cal.profile.name}, wrist {cal.mount.wrist}"]
     diag = d.get("diagnostics") or d.get("notes") or {}
-    if cal.mount_rotation is not None:
-        from calibration.orientation import angle_deg  # noqa: F401  (documents where the numbers come from)
-
+    if cal.mount_rotation is not None:  # calibration.orientation.estimate_mount_rotation
         rot = np.asarray(cal.mount_rotation)
         lines.append("  mount rotation (device -> dorsal wrist frame):")
         lines += [f"    [{' '.join(f'{v:+.3f}' for v in row)}]" for row in rot]
@@ -120,10 +124,11 @@ def describe(cal: Any) -> list[str]:
 
 def save(cal: Any, out: str | Path) -> Path:
     """Add or replace ``cal``'s entry in the calibration file ``out``."""
-    from calibration.device import CalibrationFile
-
     out = Path(out)
     file = CalibrationFile.load(out) if out.exists() else CalibrationFile()
+    if file.read_format_version != FORMAT_VERSION:  # never silently: say that the older file is rewritten
+        print(f"{PROG}: {out}: format {file.read_format_version} file rewritten in format {FORMAT_VERSION}",
+              file=sys.stderr)
     file.set(cal)
     file.save(out)
     return out
@@ -131,8 +136,6 @@ def save(cal: Any, out: str | Path) -> Path:
 
 # --------------------------------------------------------------------------- sources
 def from_recording(args: argparse.Namespace) -> Any:
-    from firmware_bridge.playback import open_recording
-
     replay = open_recording(args.recording)
     if replay.describe():
         print(f"{PROG}: {args.recording}: {replay.describe()}", file=sys.stderr)
@@ -151,20 +154,14 @@ def from_recording(args: argparse.Namespace) -> Any:
                             table_first=args.table_first)
 
 
-async def _live(args: argparse.Namespace) -> Any:
-    from calibration.procedure import PROTOCOL
-    from firmware_bridge.cli import default_recording_path, open_devices, start_and_connect, stop_on_signals
-    from firmware_bridge.playback import RecordedStream
-    from firmware_bridge.session import StreamSession
-    from firmware_bridge.transport import RetryPolicy
-
+async def _live(args: argparse.Namespace, virtual: VirtualDeviceSpec | None) -> Any:
     record = None if args.no_record else Path(args.record) if args.record else default_recording_path(PROG)
     batches: list[Any] = []
     with stop_on_signals() as stop:
-        async with open_devices([args.virtual] if args.virtual else [], [args.device], profile=args.profile,
-                                timeout=args.timeout, data_root=args.data_root, speed=args.speed
-                                ) as (specs, backend, peripherals):
-            session = StreamSession(specs, backend=backend, record_to=record, on_batch=batches.append,
+        async with open_devices([virtual] if virtual is not None else [], [args.device], profile=args.profile,
+                                timeout=args.timeout, speed=args.speed) as (specs, backend, peripherals):
+            session = StreamSession(specs, backend=backend.client, backend_id=backend.id, record_to=record,
+                                    on_batch=batches.append,
                                     retry=RetryPolicy(connect_timeout=args.timeout), output_maxsize=0)
             try:
                 await start_and_connect(session, args.timeout)
@@ -220,11 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.recording:
             cal = from_recording(args)
         else:
-            if args.virtual:
-                from firmware_bridge.virtual.catalog import resolve_virtual
-
-                resolve_virtual(args.virtual, args.data_root)
-            cal = asyncio.run(_live(args))
+            virtual = resolve_virtual(args.virtual, args.data_root) if args.virtual else None
+            cal = asyncio.run(_live(args, virtual))
         save(cal, out)
         for line in describe(cal):
             print(line, file=sys.stderr)

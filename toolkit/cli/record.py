@@ -1,0 +1,159 @@
+"""``edge-record``: record the raw packets of one or more BLE IMU devices (real, or virtual replays) to a .m3erec file.
+
+Console script ``edge-record = toolkit.cli.record:main``; without it: ``python -m toolkit.cli.record``. Errors are
+one line on stderr (exit 2 for bad input, 3 for a bug; ``MULTI3EDGE_DEBUG=1`` shows tracebacks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from firmware_bridge.connect import open_devices, start_and_connect, stop_on_signals
+from firmware_bridge.devices import profile_names
+from firmware_bridge.session import StreamSession
+from firmware_bridge.transport import RetryPolicy
+from firmware_bridge.virtual.catalog import NAME_FORMS, VirtualDeviceSpec
+from toolkit.cli.args import positive_float
+from toolkit.cli.devices import add_virtual_options, flatten
+from toolkit.cli.replays import resolve_virtual
+from toolkit.errors import ConfigError
+from toolkit.programs import EXIT_USAGE, output_file, parse_args, run_cli
+
+RECORD_PROG = "edge-record"
+
+RECORD_EXAMPLES = f"""\
+examples:
+  # record a real device found by name (profile from the scan) for 60 s
+  edge-record --device "Polar Sense" --out polar.m3erec --seconds 60
+
+  # record two devices by address, forcing the profile; stop with Ctrl-C
+  edge-record --device AA:BB:CC:DD:EE:FF --device 11:22:33:44:55:66 --profile imu-stream --out run1.m3erec
+
+  # replay a real sp-sw-har recording and a Touch SDK emulation through the virtual radio
+  edge-record --virtual sp-sw-har:s05_03 touch:sine:5 --out virt.m3erec
+
+  # decode a recording afterwards (Python):
+  #   from firmware_bridge.recording import decode_recording
+  #   from firmware_bridge.devices import recording_decoders
+  #   decoded = decode_recording("virt.m3erec", recording_decoders())
+
+Virtual devices: {NAME_FORMS}. A virtual replay stops by itself when its recording ends.
+Ctrl-C (SIGINT) or SIGTERM stops cleanly: the recording is synced and valid. Counters are shown
+once a second on stderr (packets, samples, lost packets/samples, duplicates, reconnects).
+"""
+
+
+def build_record_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=RECORD_PROG, description="Record raw BLE IMU packets to a .m3erec file.",
+                                epilog=RECORD_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", action="append", metavar="NAME_OR_ADDRESS",
+                   help="a real device: its address, or its advertised name (or a prefix of it); repeatable")
+    p.add_argument("--profile", help=f"profile for every --device ({', '.join(profile_names())}); "
+                                     "default: the one its advertisement matches")
+    p.add_argument("--out", required=True, help="recording file to create (.m3erec)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--seconds", type=positive_float(),
+                   help="stop after this many seconds (default: until Ctrl-C or the end of every virtual replay)")
+    p.add_argument("--flush-interval", type=positive_float(3600.0), default=0.5,
+                   help="longest time a packet may stay unsynced on disk, in seconds (default: %(default)s)")
+    p.add_argument("--timeout", type=positive_float(3600.0), default=10.0, help="scan / connect timeout in seconds "
+                                                               "(default: %(default)s)")
+    p.add_argument("--speed", type=positive_float(1e6), default=1.0, help="virtual replay speed (1 = real time)")
+    p.add_argument("--quiet", action="store_true", help="no live counters")
+    add_virtual_options(p)
+    return p
+
+
+def _status_line(session: StreamSession, elapsed: float) -> str:
+    parts = []
+    for dev_id, c in session.counters().items():
+        parts.append(f"{dev_id}: {c['packets']} pkt {c['samples']} smp lost {c['lost_packets']}/{c['lost_samples']} "
+                     f"dup {c['duplicates']} drop {c['dropped']} rc {c['reconnects']}"
+                     + ("" if c["connected"] else " (down)"))
+    return f"[{elapsed:6.1f} s] " + " | ".join(parts)
+
+
+async def _record(args: argparse.Namespace, virtual: list[VirtualDeviceSpec]) -> int:
+    with stop_on_signals() as stop:
+        async with open_devices(virtual, args.device, profile=args.profile, timeout=args.timeout,
+                                speed=args.speed) as (specs, backend, peripherals):
+            retry = RetryPolicy(connect_timeout=args.timeout)
+            session = StreamSession(specs, backend=backend.client, backend_id=backend.id, record_to=args.out,
+                                    flush_interval_s=args.flush_interval,
+                                    retry=retry, output_maxsize=0)
+            started = time.monotonic()
+            try:
+                await start_and_connect(session, args.timeout)
+                print(f"{RECORD_PROG}: recording {len(specs)} device(s) to {args.out} "
+                      f"({', '.join(session.device_ids)}); Ctrl-C stops", file=sys.stderr, flush=True)
+                tty = sys.stderr.isatty()
+                next_status = 1.0
+                while not stop.is_set():
+                    elapsed = time.monotonic() - started
+                    if args.seconds is not None and elapsed >= args.seconds:
+                        break
+                    if peripherals and all(p.finished.is_set() for p in peripherals):
+                        await asyncio.sleep(0.2)  # let the last notifications arrive
+                        break
+                    if not args.quiet and elapsed >= next_status:
+                        next_status += 1.0
+                        line = _status_line(session, elapsed)
+                        print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 0.1)
+            finally:
+                await session.stop()
+            if not args.quiet:
+                print(("\n" if sys.stderr.isatty() else "") + _status_line(session, time.monotonic() - started),
+                      file=sys.stderr)
+            n = sum(c["packets"] for c in session.counters().values())
+            print(f"{RECORD_PROG}: wrote {args.out}: {n} packets from {len(specs)} device(s)"
+                  + (" (interrupted)" if stop.is_set() else ""), file=sys.stderr)
+            return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``edge-record``: record one or more devices to a recording file; returns the exit code."""
+    args = parse_args(build_record_parser(), argv)
+    if args is None:
+        return EXIT_USAGE
+
+    def body() -> int:
+        names = flatten(args.virtual)
+        if bool(names) == bool(args.device):
+            raise ConfigError("give either --device NAME_OR_ADDRESS or --virtual NAME (one or more)")
+        if args.seconds is not None and args.seconds <= 0:
+            raise ConfigError("--seconds must be > 0")
+        if args.flush_interval <= 0:
+            raise ConfigError("--flush-interval must be > 0")
+        if args.speed <= 0:
+            raise ConfigError("--speed must be > 0")
+        out = Path(args.out)
+        if out.exists() and not args.overwrite:
+            raise ConfigError(f"{out} exists (use --overwrite to replace it)")
+        if not out.parent.is_dir():
+            raise ConfigError(f"folder {out.parent} does not exist")
+        output_file(out)
+        if out.exists():
+            out.unlink()
+        # resolve names before starting anything: one-line errors for bad names / missing data
+        virtual = [resolve_virtual(name, args.data_root) for name in names]
+        return asyncio.run(_record(args, virtual))
+
+    return run_cli(RECORD_PROG, body)
+
+
+#: The name this entry point had in ``firmware_bridge.cli``.
+record_main = main
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
