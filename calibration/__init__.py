@@ -24,8 +24,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from toolkit.lazy_exports import lazy_exports
 
 #: Public name -> the module that defines it. Loaded on first use (PEP 562), so that importing one module of this
 #: package (say, to load a calibration file) does not import every other one.
@@ -49,17 +48,4 @@ _PUBLIC = {
     "get_real_profile": "toolkit.device_profiles",
 }
 
-__all__ = sorted(_PUBLIC)
-
-
-def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _PUBLIC)

@@ -22,7 +22,8 @@ PROJECT = ("toolkit", "firmware_bridge", "calibration", "export")
 #: Bottom to top; each layer may import only the layers before it (and itself).
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("floor", ("toolkit", "toolkit.errors", "toolkit.frames", "toolkit.units", "toolkit.mount",
-               "toolkit.device_profiles", "toolkit.hashing", "toolkit.strict_json", "toolkit.programs")),
+               "toolkit.device_profiles", "toolkit.hashing", "toolkit.strict_json", "toolkit.programs",
+               "toolkit.lazy_exports")),
     ("simulation, data, models, training", ("toolkit.sim", "toolkit.data", "toolkit.models", "toolkit.train")),
     ("transport, protocols, recording", ("firmware_bridge",)),
     ("calibration procedures", ("calibration",)),

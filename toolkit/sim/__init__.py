@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from toolkit.lazy_exports import lazy_exports
 
 #: Public name -> the module that defines it. Loaded on first use (PEP 562): importing one module of this package
 #: does not import the others (nor their optional dependencies).
@@ -28,17 +27,4 @@ _PUBLIC = {
     "plot_placements": "toolkit.sim.plots",
 }
 
-__all__ = sorted(_PUBLIC)
-
-
-def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _PUBLIC)
