@@ -14,6 +14,7 @@ with what the reader skipped (:meth:`Replay.report`), which every command prints
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,9 +76,8 @@ def _session_devices(event: dict, path: Path) -> dict[str, str]:
     return out
 
 
-def devices_of(contents: RecordingContents) -> dict[str, str]:
-    """Device id -> BLE profile name, from the ``session-start`` events of records read (later sessions win)."""
-    out: dict[str, str] = {}
+def _session_starts(contents: RecordingContents) -> Iterator[dict]:
+    """The decodable ``session-start`` events of the records read, in order."""
     for rec in contents.records:
         if rec.rtype != EVENT or rec.device_id:
             continue
@@ -86,7 +86,14 @@ def devices_of(contents: RecordingContents) -> dict[str, str]:
         except (UnicodeDecodeError, json.JSONDecodeError):
             continue
         if isinstance(event, dict) and event.get("event") == "session-start":
-            out.update(_session_devices(event, contents.path))
+            yield event
+
+
+def devices_of(contents: RecordingContents) -> dict[str, str]:
+    """Device id -> BLE profile name, from the ``session-start`` events of records read (later sessions win)."""
+    out: dict[str, str] = {}
+    for event in _session_starts(contents):
+        out.update(_session_devices(event, contents.path))
     return out
 
 
@@ -94,14 +101,8 @@ def backend_of(contents: RecordingContents) -> str | None:
     """The backend id (``"platform"``: real hardware, ``"virtual"``) of the last ``session-start`` event naming one
     (None: none does, e.g. a recording written before backend ids were recorded)."""
     out = None
-    for rec in contents.records:
-        if rec.rtype != EVENT or rec.device_id:
-            continue
-        try:
-            event = json.loads(rec.data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            continue
-        if isinstance(event, dict) and event.get("event") == "session-start" and isinstance(event.get("backend"), str):
+    for event in _session_starts(contents):
+        if isinstance(event.get("backend"), str):
             out = event["backend"]
     return out
 
