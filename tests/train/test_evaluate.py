@@ -39,3 +39,15 @@ def test_workers_match_and_rerun_resumes(tiny_checkpoint, tmp_path):
     assert _scores(again) == _scores(one) and len((tmp_path / "w1" / JOURNAL).read_text().splitlines()) == 16
     json.dumps(again["runs"])  # plain JSON (no predictions kept in the runs)
     assert "y_pred" not in again["runs"][0]
+
+
+def test_rows_resume_when_a_later_command_adds_or_drops_methods(tiny_checkpoint, tmp_path):
+    """A run's key holds only the checkpoint of its own method: rows without a checkpoint (base, stats_rf) resume
+    whether or not the pretrained rows are in the command, and a changed checkpoint recomputes only its rows."""
+    out = tmp_path / "e"
+    plain = _cfg(tiny_checkpoint, out, 1).replace(methods=("base", "stats_rf"), checkpoints={})
+    first = run_evaluation(plain, log=io.StringIO())
+    log = io.StringIO()
+    both = run_evaluation(_cfg(tiny_checkpoint, out, 1), log=log)
+    assert "8 of 16 runs already" in log.getvalue() and log.getvalue().count("eval [") == 8
+    assert [s for s in _scores(both) if s[0] in ("base", "stats_rf")] == _scores(first)

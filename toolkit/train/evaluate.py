@@ -203,7 +203,17 @@ def _run_key(rec: dict[str, Any]) -> RunKey:
     return (rec["method"], float(rec["label_fraction"]), int(rec["experts"]), int(rec["seed"]), rec["fold"])
 
 
-def _load_journal(path: Path, key: str) -> dict[RunKey, dict[str, Any]]:
+def method_keys(cfg: EvalConfig, checkpoint_shas: dict[str, str]) -> dict[str, str]:
+    """Settings key of each method: the shared settings plus the sha256 of the checkpoint THAT method uses (none for
+    base, dcl, stats_rf), so runs resume whatever other methods a later command adds or drops."""
+    out = {}
+    for method in {*cfg.methods, cfg.experts_method}:
+        ck = METHOD_CHECKPOINT.get(method)
+        out[method] = settings_key(cfg, {ck: checkpoint_shas[ck]} if ck in checkpoint_shas else {})
+    return out
+
+
+def _load_journal(path: Path, keys: dict[str, str]) -> dict[RunKey, dict[str, Any]]:
     done: dict[RunKey, dict[str, Any]] = {}
     if path.is_file():
         for line in path.read_text().splitlines():
@@ -211,7 +221,7 @@ def _load_journal(path: Path, key: str) -> dict[RunKey, dict[str, Any]]:
                 rec = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line cut by an interrupted write
-            if rec.get("settings_key") == key:
+            if isinstance(rec, dict) and rec.get("settings_key") == keys.get(rec.get("method")):
                 done[_run_key(rec)] = rec
     return done
 
@@ -231,7 +241,7 @@ def run_evaluation(cfg: EvalConfig, log: Any = None) -> dict[str, Any]:
         torch.set_num_threads(threads)
     pre, device = ctx.pre, ctx.device
     default_experts = ft.num_experts or ctx.mcfg.classifier.num_experts
-    key_hash = settings_key(cfg, {k: v[1]["sha256"] for k, v in pre.items()})
+    keys = method_keys(cfg, {k: v[1]["sha256"] for k, v in pre.items()})
 
     settings = [(m, float(f), default_experts) for m in cfg.methods for f in cfg.label_fractions]
     settings += [(cfg.experts_method, 1.0, e) for e in cfg.experts]
@@ -244,13 +254,13 @@ def run_evaluation(cfg: EvalConfig, log: Any = None) -> dict[str, Any]:
                     order.append(key)
     journal = Path(cfg.out_dir) / JOURNAL
     journal.parent.mkdir(parents=True, exist_ok=True)
-    done = {k: v for k, v in _load_journal(journal, key_hash).items() if k in order}
+    done = {k: v for k, v in _load_journal(journal, keys).items() if k in order}
     todo = [k for k in order if k not in done]
     if log and done:
         print(f"eval: {len(done)} of {len(order)} runs already in {journal}, {len(todo)} to go", file=log)
 
     def finished(rec: dict[str, Any]) -> None:
-        rec["settings_key"] = key_hash
+        rec["settings_key"] = keys[rec["method"]]
         with journal.open("a") as fh:
             fh.write(json.dumps(rec, default=_plain) + "\n")
         done[_run_key(rec)] = rec
