@@ -9,12 +9,13 @@ STAMP  := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	@echo "installing into $(VENV) (log: $(VENV)/install.log; a few minutes on first use)"
+	@( $(PY) -m pip install --quiet --upgrade pip && $(PY) -m pip install --quiet -e '.[dev]' ) \
+		> $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 	touch $(STAMP)
 
 ## demo: the main job, end to end on what the repository ships (no ../shared needed):
-##   simulate the committed CMU clip (out/demo/), export the committed default model to int8 phone and watch
+##   simulate the committed CMU clip (out/demo/), export the packaged default model to int8 phone, watch and watch-acc
 ##   bundles (dist/), benchmark them (dist/bench/), and stream a held-out real recording live through a virtual
 ##   watch (bleak over bumble) into the exported model
 demo: $(STAMP)

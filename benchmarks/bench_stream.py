@@ -1,6 +1,7 @@
 """Live streaming benchmark (issue 6). Writes benchmarks/results/stream.json.
 
-    .venv/bin/python benchmarks/bench_stream.py [--model models/default/edge/watch] [--seconds 10] [--max-devices 64]
+    .venv/bin/python benchmarks/bench_stream.py [--model toolkit/default_model/edge/watch] [--seconds 10] \
+        [--max-devices 64]
 
 For each runtime (ExecuTorch .pte, LiteRT .tflite, ONNX Runtime .onnx; int8 artefacts of the bundle), N virtual
 imu-stream watches (100 Hz, acc + gyro, 5 samples per notification = 20 notifications/s each, paced in real time)
@@ -120,7 +121,7 @@ async def run_n(model: Path, runtime: str, n: int, seconds: float) -> dict[str, 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=str(REPO / "models" / "default" / "edge" / "watch"),
+    ap.add_argument("--model", default=str(REPO / "toolkit" / "default_model" / "edge" / "watch"),
                     help="edge-export bundle folder (default: the committed watch bundle)")
     ap.add_argument("--runtimes", default=",".join(RUNTIMES), help="comma-separated (default: %(default)s)")
     ap.add_argument("--seconds", type=float, default=10.0, help="measured seconds per N (default: %(default)s)")

@@ -5,7 +5,7 @@ coverage), label fraction and seed: the frozen IMU encoder's mean token features
 logistic regression with C chosen on the validation subjects; the same windows for both encoders. Prints one line
 per fold and the mean paired difference (pretrained - random, macro F1 points; per fold the mean over seeds).
 
-.venv/bin/python benchmarks/probe.py --checkpoint models/default/pretrained.pt --dataset seglearn \\
+.venv/bin/python benchmarks/probe.py --checkpoint toolkit/default_model/pretrained.pt --dataset seglearn \\
     --label-fraction 0.1 --seeds 0 1 2 --out /tmp/probe.json
 """
 

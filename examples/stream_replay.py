@@ -5,7 +5,7 @@ real sp-sw-har watch recording, with its jittery timestamps), applies the device
 model rate, cuts windows as the manifest says and classifies them with the exported int8 model. The same
 recording classified offline in one go gives the same predictions.
 
-    python examples/stream_replay.py [--model models/default/edge/watch] [--runtime tflite]
+    python examples/stream_replay.py [--model toolkit/default_model/edge/watch] [--runtime tflite]
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=str(REPO / "models" / "default" / "edge" / "watch"))
+    ap.add_argument("--model", default=str(REPO / "toolkit" / "default_model" / "edge" / "watch"))
     ap.add_argument("--runtime", choices=("pte", "tflite", "onnx"), default="pte")
     ap.add_argument("--recording", default="sp-sw-har:s05_03", help="a virtual device name (default: %(default)s)")
     ap.add_argument("--data-root", default=str(REPO / "tests" / "fixtures"))

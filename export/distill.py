@@ -56,22 +56,27 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 def distill(
     teacher: nn.Module, student: nn.Module, windows: np.ndarray, labels: np.ndarray | None = None,
-    cfg: DistillConfig | None = None, progress: bool = False,
+    cfg: DistillConfig | None = None, progress: bool = False, student_windows: np.ndarray | None = None,
 ) -> nn.Module:
     """Train ``student`` from ``teacher`` on standardised ``windows`` (N, L, C); returns the student in eval mode.
 
     ``labels`` (N,) int, -1 for unlabelled windows (None: KL and embedding terms only). The teacher stays frozen
     in eval mode; its logits and embeddings are computed once up front. A student without an embedding output
-    (``embed_out == 0``) skips the embedding term.
+    (``embed_out == 0``) skips the embedding term. ``student_windows`` (N, L, C_s): what the student sees of the
+    same windows when it has fewer channels than the teacher (e.g. accelerometer only while the teacher keeps its
+    gyroscope); None: ``windows``.
     """
     cfg = cfg or DistillConfig()
     torch.manual_seed(cfg.seed)
-    x = torch.as_tensor(np.asarray(windows, np.float32))
+    x_t = torch.as_tensor(np.asarray(windows, np.float32))
+    x = x_t if student_windows is None else torch.as_tensor(np.asarray(student_windows, np.float32))
+    if len(x) != len(x_t):
+        raise ValueError(f"student windows ({len(x)}) and teacher windows ({len(x_t)}) differ in number")
     y = torch.full((len(x),), -1, dtype=torch.long) if labels is None else torch.as_tensor(labels, dtype=torch.long)
     teacher.eval()
     with torch.no_grad():
-        t_logits = torch.cat([teacher(c) for c in x.split(512)])
-        t_emb = torch.cat([teacher_embedding(teacher, c) for c in x.split(512)])
+        t_logits = torch.cat([teacher(c) for c in x_t.split(512)])
+        t_emb = torch.cat([teacher_embedding(teacher, c) for c in x_t.split(512)])
     opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
     temp = cfg.temperature
@@ -102,12 +107,16 @@ def distill(
 
 
 @torch.no_grad()
-def embedding_agreement(teacher: nn.Module, student: nn.Module, windows: np.ndarray) -> float:
-    """Mean cosine similarity between the student's embedding output and the teacher's pooled embedding."""
+def embedding_agreement(
+    teacher: nn.Module, student: nn.Module, windows: np.ndarray, student_windows: np.ndarray | None = None
+) -> float:
+    """Mean cosine similarity between the student's embedding output and the teacher's pooled embedding
+    (``student_windows``: the student's view of ``windows`` when its channels differ, as in :func:`distill`)."""
     x = torch.as_tensor(np.asarray(windows, np.float32))
+    xs = x if student_windows is None else torch.as_tensor(np.asarray(student_windows, np.float32))
     teacher.eval()
     student.eval()
-    out = student(x)
+    out = student(xs)
     if not isinstance(out, tuple):
         return float("nan")
     return float(F.cosine_similarity(out[1], teacher_embedding(teacher, x), dim=-1).mean())

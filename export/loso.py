@@ -4,7 +4,8 @@ For each LOSO fold of a real dataset (the folds of ``edge-eval``: :func:`toolkit
 
 1. fine-tune the fold's teacher exactly as ``reports/<dataset>/`` does for ``multi3net_not_frozen`` at 100 %
    labels (:func:`toolkit.train.protocol.fit_and_test` with the settings of ``reports/configs/eval_loso.yaml``,
-   from ``models/default/pretrained.pt``; its leak guard refuses the test subject in every training stage);
+   from the default model's ``pretrained.pt`` (``toolkit/default_model/``); its leak guard refuses the test subject
+   in every training stage);
 2. wrap it as a :class:`~export.teacher.Teacher` whose evaluation subject is the fold's test subject and run
    :func:`export.pipeline.export_bundles` (distillation and int8 calibration on the other subjects only);
 3. load every artefact back, predict the test subject's windows and keep the predictions (for pooled metrics);
@@ -42,6 +43,7 @@ from export.teacher import InputSpec, Teacher, Windows
 from toolkit.data.splits import loso_folds
 from toolkit.errors import ConfigError
 from toolkit.programs import run_cli
+from toolkit.resources import default_pretrained
 from toolkit.train.config import EvalConfig
 from toolkit.train.data import load_real_windows
 from toolkit.train.evaluate import method_settings
@@ -53,7 +55,7 @@ from toolkit.train.runtime import resolve_device
 DATASETS = ("seglearn", "sp-sw-har")
 METHOD = "multi3net_not_frozen"
 DEFAULT_CONFIG = Path("reports/configs/eval_loso.yaml")
-DEFAULT_PRETRAINED = Path("models/default/pretrained.pt")
+DEFAULT_PRETRAINED = default_pretrained(check=False)  # the installed package's default model
 QAT_LOSS = 0.01  #: int8 macro F1 loss against the float student (fraction) that triggers the QAT retry
 
 EXAMPLES = """\
@@ -350,7 +352,7 @@ def write_summary(out: Path, dataset: str, command: str | None = None) -> dict[s
 
 def _load_windows(opts: LosoOptions, ft: Any) -> Any:
 
-    return load_real_windows(opts.dataset, ft.grid, ft.data_root)
+    return load_real_windows(opts.dataset, ft.grid, ft.data_root, ft.profile)
 
 
 def run_loso(opts: LosoOptions, windows: Any = None, log: Callable[[str], None] = print,

@@ -1,6 +1,7 @@
 """Teachers for distillation: a trained checkpoint folder, or the ``random-tiny`` demo teacher on generated data.
 
-Checkpoint folder (default ``models/default/``):
+Checkpoint folder (default: the default model shipped in the package, ``toolkit/default_model/``, found by
+:func:`toolkit.resources.default_model_dir` from any working folder):
 
 - ``classifier.pt`` + ``classifier.json``: a fine-tuned :class:`~toolkit.models.HarClassifier` written by
   ``edge-finetune`` (:mod:`toolkit.train.checkpoint`: state dict, model config, normaliser, class names; the sidecar
@@ -16,6 +17,7 @@ and a :class:`HarClassifier` with the toolkit's ``tiny()`` config trained on the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,12 +26,17 @@ import torch
 from torch import nn
 
 from toolkit.errors import ConfigError, InputFileError
+from toolkit.hashing import sha256_file
 from toolkit.models import ClassifierConfig, HarClassifier, Multi3NetConfig
+from toolkit.resources import default_model_dir
+from toolkit.train.channels import check_finite
 from toolkit.train.checkpoint import load_checkpoint
+from toolkit.train.config import GridConfig
+from toolkit.train.data import load_real_windows
 from toolkit.train.finetune import classifier_from_spec
 
 CHANNELS = ("acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z")
-DEFAULT_CHECKPOINT = Path("models/default")
+DEFAULT_CHECKPOINT = default_model_dir(check=False)  # absolute: the installed package's default model
 CHECKPOINT_NAME = "classifier.pt"
 WINDOWS_NAME = "windows.npz"
 HOW_TO_MAKE = (
@@ -40,17 +47,32 @@ HOW_TO_MAKE = (
 
 @dataclass
 class Windows:
-    """Labelled windows: x (N, L, C) float32 raw units, y (N,) int64, subject (N,) str."""
+    """Labelled windows: x (N, L, C) float32 raw units, y (N,) int64, subject (N,) str; ``channels`` names x's C
+    channels (default: the 6 of acc + gyro)."""
 
     x: np.ndarray
     y: np.ndarray
     subject: np.ndarray
+    channels: tuple[str, ...] = CHANNELS
 
     def subset(self, index: np.ndarray) -> Windows:
-        return Windows(self.x[index], self.y[index], self.subject[index])
+        return Windows(self.x[index], self.y[index], self.subject[index], self.channels)
 
     def __len__(self) -> int:
         return len(self.y)
+
+    def select(self, channels: Sequence[str], where: str) -> np.ndarray:
+        """x restricted to ``channels`` (N, L, len(channels)), checked finite (ConfigError naming a channel with
+        NaN / inf, or a channel these windows lack)."""
+        missing = [c for c in channels if c not in self.channels]
+        if missing:
+            raise ConfigError(f"{where}: the model needs channels {missing} but the windows hold only "
+                              f"{list(self.channels)}")
+        if self.x.ndim != 3 or self.x.shape[2] != len(self.channels):
+            raise ConfigError(f"{where}: windows are {tuple(self.x.shape)}, expected (N, L, {len(self.channels)})")
+        x = self.x[..., [self.channels.index(c) for c in channels]]
+        check_finite(x, list(channels), where, self.subject)
+        return x
 
 
 @dataclass
@@ -80,6 +102,12 @@ class InputSpec:
                 f"{len(self.channels)}) = {self.window_s} s at {self.rate_hz} Hz of {', '.join(self.channels)}"
             )
 
+    def restricted(self, channels: Sequence[str]) -> InputSpec:
+        """The same spec for a subset of its channels (mean / std of those channels)."""
+        idx = [self.channels.index(c) for c in channels]
+        return InputSpec(rate_hz=self.rate_hz, window_s=self.window_s, hop_s=self.hop_s, channels=tuple(channels),
+                         mean=[self.mean[i] for i in idx], std=[self.std[i] for i in idx])
+
     def to_dict(self) -> dict:
         return {
             "channels": list(self.channels),
@@ -108,6 +136,8 @@ class Teacher:
     class_text_embeddings: np.ndarray | None = None
     #: subjects held out from the teacher's training (evaluation only); empty: split the windows' subjects
     eval_subjects: list[str] = field(default_factory=list)
+    #: sha256 of the windows file read with the checkpoint (None: none, or given separately)
+    windows_sha256: str | None = None
 
 
 def teacher_embedding(teacher: HarClassifier, x: torch.Tensor) -> torch.Tensor:
@@ -200,7 +230,8 @@ def random_tiny_teacher(seed: int = 0, epochs: int = 25, num_classes: int = 4, n
 
 
 def load_windows(path: str | Path) -> Windows:
-    """Read a windows ``.npz`` (x, y, subject); InputFileError when a key is missing."""
+    """Read a windows ``.npz`` (x, y, subject, optional channels: names of x's channels, default the first C of
+    acc_x .. gyro_z); InputFileError when a key is missing."""
     path = Path(path)
     if not path.is_file():
         raise InputFileError(path, "no such windows file (.npz with x, y, subject)")
@@ -208,7 +239,30 @@ def load_windows(path: str | Path) -> Windows:
         missing = [k for k in ("x", "y", "subject") if k not in z]
         if missing:
             raise InputFileError(path, f"missing arrays {missing} (need x (N, L, C), y (N,), subject (N,))")
-        return Windows(z["x"].astype(np.float32), z["y"].astype(np.int64), z["subject"].astype(str))
+        x = z["x"].astype(np.float32)
+        channels = tuple(z["channels"].astype(str).tolist()) if "channels" in z else CHANNELS[: x.shape[-1]]
+        if x.ndim != 3 or len(channels) != x.shape[2]:
+            raise InputFileError(path, f"x is {tuple(x.shape)} but channels name {len(channels)}: {list(channels)}")
+        return Windows(x, z["y"].astype(np.int64), z["subject"].astype(str), channels)
+
+
+def dataset_windows(teacher: Teacher, dataset: str, data_root: str | None = None,
+                    profile: str | None = None) -> Windows:
+    """Windows of a real dataset (``--dataset`` of edge-finetune, read through the device description ``profile``)
+    on the teacher's grid, with the teacher's channels and class indices.
+
+    Raises ConfigError when the dataset has a class the teacher does not know, or NaN / inf in a used channel.
+    """
+    spec = teacher.spec
+    grid = GridConfig(rate_hz=spec.rate_hz, window_s=spec.window_s, hop_s=spec.hop_s)
+    w = load_real_windows(dataset, grid, data_root, profile)
+    unknown = sorted(set(w.class_names) - set(teacher.class_names))
+    if unknown:
+        raise ConfigError(f"dataset {dataset}: classes {unknown} are not among the model's {teacher.class_names}")
+    to_teacher = np.asarray([teacher.class_names.index(c) for c in w.class_names], np.int64)
+    x = w.x[:, :, [CHANNELS.index(c) for c in spec.channels]].astype(np.float32)
+    check_finite(x, spec.channels, f"dataset {dataset}", w.subject)
+    return Windows(x, to_teacher[w.y], np.asarray(w.subject).astype(str), tuple(spec.channels))
 
 
 def load_teacher(folder: str | Path) -> Teacher:
@@ -229,11 +283,24 @@ def load_teacher(folder: str | Path) -> Teacher:
         if not isinstance(model, HarClassifier):
             raise ConfigError(f"{ckpt}: a {type(model).__name__} baseline cannot be distilled into the edge student")
         model.load_state_dict(payload["model"])
+        channels = tuple(payload["extra"].get("channels") or CHANNELS[: model.imu_cfg.in_channels])
         spec = InputSpec(rate_hz=float(grid["rate_hz"]), window_s=float(grid["window_s"]), hop_s=float(grid["hop_s"]),
-                         mean=list(payload["normalizer"]["mean"]), std=list(payload["normalizer"]["std"]))
+                         channels=channels, mean=list(payload["normalizer"]["mean"]),
+                         std=list(payload["normalizer"]["std"]))  # fmt: skip
         names = list(payload["extra"]["class_names"])
-    except (KeyError, RuntimeError, TypeError) as exc:
+        recorded = (payload["extra"].get("data") or {}).get("windows") or {}
+    except (KeyError, RuntimeError, TypeError, AttributeError) as exc:
         raise InputFileError(ckpt, f"not a classifier checkpoint of toolkit/train: {exc}") from exc
-    windows = load_windows(folder / WINDOWS_NAME) if (folder / WINDOWS_NAME).is_file() else None
+    if len(channels) != model.imu_cfg.in_channels * model.cfg.wrists or len(spec.mean) != len(channels):
+        raise InputFileError(ckpt, f"channels {list(channels)} do not match the model's "
+                                   f"{model.imu_cfg.in_channels * model.cfg.wrists} inputs / its normaliser")
+    windows, digest = None, None
+    if (folder / WINDOWS_NAME).is_file():
+        digest = sha256_file(folder / WINDOWS_NAME)
+        if recorded.get("sha256") and recorded["sha256"] != digest:
+            raise InputFileError(folder / WINDOWS_NAME, f"sha256 {digest[:12]}... differs from the "
+                                 f"{str(recorded['sha256'])[:12]}... the checkpoint was trained with; refusing")
+        windows = load_windows(folder / WINDOWS_NAME)
     held_out = list(loaded.sidecar.get("metrics", {}).get("fold", {}).get("test", []))
-    return Teacher(model.eval(), names, spec, windows, loaded.sidecar["sha256"], str(folder), eval_subjects=held_out)
+    return Teacher(model.eval(), names, spec, windows, loaded.sidecar["sha256"], str(folder), eval_subjects=held_out,
+                   windows_sha256=digest)

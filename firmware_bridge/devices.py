@@ -24,11 +24,23 @@ profile             found by                                   start command (wr
 Touch SDK start (from doublepointlab/touch-sdk-py ``watch_connector.py`` and touch-sdk-protobuf
 ``proto/watch_input.proto``): the client writes one serialized ``InputUpdate`` whose field 2
 ``clientInfo`` is a ``ClientInfo{1 appName, 2 deviceName, 4 os}`` (all strings) to the input
-characteristic; the watch app then streams ``Update`` messages. (touch-sdk-py writes it before
-subscribing; writing it after subscribing is what this registry does, so no update is missed.)
+characteristic, THEN subscribes to the output (``start_before_subscribe``, the official order). While the
+watch shows its approval dialog that write fails (ATT error; the watch still gets the info), so the error is
+ignored (``start_write_errors_ok``). The watch then streams ``Update`` messages once the wearer approves, or
+sends an Update with the DISCONNECT signal when the wearer declines (``needs_approval``:
+:meth:`DeviceProfile.approval_state`; the session turns a decline into
+:class:`~firmware_bridge.session.ConnectionDeclinedError`).
+
+Names (touch-sdk-py ``gatt_scanner.py``): the watch's name is read from manufacturer data with company id
+0xFFFF (UTF-8) first, then from the advertised local name (:func:`advertised_name`), so ``--device "Galaxy
+Watch"`` finds a watch whose local name is empty or different.
 
 Polar PMD start (Verity Sense defaults, see ``ble-facts.md``): ACC ``02 02`` + SAMPLE_RATE 52 Hz,
 RESOLUTION 16 bit, RANGE 8 g, CHANNELS 3; GYRO ``02 05`` + 52 Hz, 16 bit, 2000 deg/s, 3 channels.
+The sample rate reaches the decoder twice: the profile's decoder starts with the rates of its default start
+commands (so a replayed recording has them), and every start command the session writes is handed to
+:meth:`DeviceProfile.on_start_command` (``PolarPmdDecoder.apply_start_command``), as the SDK keeps the
+settings a measurement was started with; the first frame of each stream then has device times.
 A Polar H10 has no gyroscope and no 52 Hz ACC rate: it answers both with an error response
 (status != 0, harmless); use :func:`polar_start_commands` with ``acc_rate_hz=50`` / ``gyro=False``
 for an H10 (:func:`get_profile` ``("polar-pmd", ...)`` does not choose automatically).
@@ -47,7 +59,7 @@ from toolkit.errors import ConfigError
 
 from .protocols import empatica_e4, imu_stream, polar_pmd, touch_sdk
 from .protocols.base import Decoder
-from .transport import DeviceProfileMatch
+from .transport import DeviceProfileMatch, DiscoveredDevice
 
 StartCommands = Callable[[], list[tuple[str, bytes]]]
 
@@ -74,6 +86,10 @@ class DeviceProfile:
         verified: False for layouts nobody here could check against a real device.
         real_profile: the physical device's :class:`~toolkit.device_profiles.RealDeviceProfile` name (units, sign,
             axes, nominal rate) in :data:`toolkit.device_profiles.REAL_PROFILES`; None when there is none.
+        start_before_subscribe: write the start commands after connecting and before subscribing (Touch SDK order).
+        start_write_errors_ok: a failing start-command write is logged and ignored (Touch SDK approval dialog).
+        needs_approval: the device must approve the connection after the start command; the session waits for
+            :meth:`approval_state` to leave ``"pending"`` (Touch SDK).
     """
 
     name: str
@@ -88,6 +104,9 @@ class DeviceProfile:
     verified: bool = True
     notes: str = ""
     real_profile: str | None = None
+    start_before_subscribe: bool = False
+    start_write_errors_ok: bool = False
+    needs_approval: bool = False
 
     def __post_init__(self) -> None:
         if self.real_profile is not None and self.real_profile not in REAL_PROFILES:
@@ -105,6 +124,21 @@ class DeviceProfile:
                 decoder.apply_start_response(polar_pmd.parse_cp_response(bytes(data)))
             except Exception:  # a malformed response must not stop the stream
                 pass
+
+    def on_start_command(self, decoder: Decoder, char_uuid: str, data: bytes) -> None:
+        """Hand a start command the host wrote to the decoder (Polar: the SAMPLE_RATE of the stream settings)."""
+        if isinstance(decoder, polar_pmd.PolarPmdDecoder):
+            try:
+                decoder.apply_start_command(bytes(data))
+            except Exception:  # a command the decoder cannot read changes nothing
+                pass
+
+    def approval_state(self, decoder: Decoder) -> str:
+        """``"approved"``, ``"declined"`` or ``"pending"`` (Touch SDK: read from the decoded Updates'
+        signals); ``"approved"`` for profiles that need no approval."""
+        if not self.needs_approval or not isinstance(decoder, touch_sdk.TouchSdkDecoder):
+            return "approved"
+        return "declined" if decoder.declined else "approved" if decoder.approved else "pending"
 
 
 # --------------------------------------------------------------------------- start commands
@@ -139,6 +173,33 @@ def polar_start_commands(acc_rate_hz: int = 52, acc_range_g: int = 8, gyro: bool
         out.append((polar_pmd.CONTROL_POINT_UUID, polar_pmd.build_start(
             polar_pmd.GYRO, sample_rate=gyro_rate_hz, resolution=16, range=gyro_range_dps, channels=3)))
     return out
+
+
+def _polar_decoder() -> polar_pmd.PolarPmdDecoder:
+    """A PMD decoder that knows the sample rates of the profile's default start commands."""
+    decoder = polar_pmd.PolarPmdDecoder()
+    for _, command in polar_start_commands():
+        decoder.apply_start_command(command)
+    return decoder
+
+
+def advertised_name(found: DiscoveredDevice) -> str | None:
+    """A scanned device's name as touch-sdk-py reads it (``gatt_scanner.py``): manufacturer data of company
+    0xFFFF decoded as UTF-8 first, then the advertised local name, then the OS's name for the device."""
+    raw = (found.advertisement.manufacturer_data or {}).get(0xFFFF)
+    if raw:
+        text = bytes(raw).decode("utf-8", errors="replace").strip("\x00").strip()
+        if text:
+            return text
+    return found.advertisement.local_name or found.device.name
+
+
+def name_matches(found: DiscoveredDevice, target: str) -> bool:
+    """``target`` is the device's address, or a case-insensitive prefix of its name (:func:`advertised_name`)
+    or of its advertised local name."""
+    t = target.lower()
+    names = {advertised_name(found), found.advertisement.local_name, found.device.name}
+    return found.address.lower() == t or any((n or "").lower().startswith(t) for n in names if n)
 
 
 def _imu_stream_start() -> list[tuple[str, bytes]]:
@@ -178,6 +239,9 @@ PROFILES: dict[str, DeviceProfile] = {
             control_char_uuid=touch_sdk.PROTOBUF_INPUT_UUID,
             decoder_factory=touch_sdk.TouchSdkDecoder,
             start_commands=_touch_sdk_start,
+            start_before_subscribe=True,
+            start_write_errors_ok=True,
+            needs_approval=True,
         ),
         DeviceProfile(
             name="polar-pmd",
@@ -188,7 +252,7 @@ PROFILES: dict[str, DeviceProfile] = {
             data_char_uuid=polar_pmd.DATA_UUID,
             control_char_uuid=polar_pmd.CONTROL_POINT_UUID,
             extra_notify_uuids=(polar_pmd.CONTROL_POINT_UUID,),
-            decoder_factory=polar_pmd.PolarPmdDecoder,
+            decoder_factory=_polar_decoder,
             start_commands=polar_start_commands,
             notes="start uses Verity Sense settings (52 Hz); an H10 needs polar_start_commands(50, gyro=False)",
         ),
@@ -204,6 +268,16 @@ PROFILES: dict[str, DeviceProfile] = {
             start_commands=_e4_start,
             verified=False,
             notes="UNVERIFIED: community reverse engineering; sources disagree on the ACC layout",
+        ),
+        DeviceProfile(  # not a BLE device: the E4 streaming server's TCP stream (firmware_bridge.e4_link)
+            name="empatica-e4-server",
+            real_profile="empatica-e4",
+            description="Empatica E4 through Empatica's E4 streaming server (TCP, --e4-server HOST:PORT), ACC + tags",
+            match=DeviceProfileMatch("empatica-e4-server", service_uuid=empatica_e4.TCP_STREAM_UUID),  # never heard
+            service_uuid=empatica_e4.TCP_STREAM_UUID,
+            data_char_uuid=empatica_e4.TCP_STREAM_UUID,
+            decoder_factory=empatica_e4.E4LineDecoder,
+            notes="the server's byte stream is recorded under a stand-in UUID; connect with firmware_bridge.e4_link",
         ),
     )
 }
@@ -261,9 +335,11 @@ __all__ = [
     "BLE_TO_REAL_PROFILE",
     "PROFILES",
     "DeviceProfile",
+    "advertised_name",
     "encode_touch_sdk_client_info",
     "get_profile",
     "is_touch_sdk_client_info",
+    "name_matches",
     "polar_start_commands",
     "profile_for_match",
     "profile_names",

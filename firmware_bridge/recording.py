@@ -24,6 +24,26 @@ Then records, appended one after the other::
 
 CRC-32 is the IEEE 802.3 / zlib CRC (poly 0x04C11DB7 reflected, init and xorout 0xFFFFFFFF).
 
+Events (record type 3): UTF-8 JSON objects with an ``"event"`` key. Readers skip kinds they do not know, so a new
+kind needs no new format version (the header's version changes only with the byte layout). Kinds written so far:
+
+==================  ==========  ==============================================================================
+kind                device id   fields
+==================  ==========  ==============================================================================
+``session-start``   ``""``      ``backend`` (``platform`` / ``virtual``), ``devices``: id -> ``{profile, address,
+                                data_char_uuid}``
+``connected``       the device  ``address``
+``session-stop``    the device  ``counters``
+``start-write-error`` device    ``error`` (Touch SDK approval dialog)
+``declined``        the device  (Touch SDK DISCONNECT signal)
+``tag``             the device  ``source`` (``e4-button``), ``device_time_s``: the server's timestamp of the press
+                                (unix s); the record's host time is its arrival (issue 13)
+``device-status``   the device  ``status`` (``lost`` / ``reestablished`` / ``turned_off``), ``device``, ``message``
+``device-gone``     the device  ``message``: why the stream ended (E4 turned off, server closed, link not back)
+==================  ==========  ==============================================================================
+
+:func:`events_of` returns the decodable events of records read.
+
 Crash safety
     The writer only appends, and flushes + ``fsync``s at most ``flush_interval_s`` after a record
     was written (default 0.5 s; a background thread covers idle periods). After a crash (SIGKILL,
@@ -43,6 +63,7 @@ Damage and concatenation (``read_recording(path, resync=True)``, what every repl
 from __future__ import annotations
 
 import io
+import json
 import os
 import struct
 import threading
@@ -402,6 +423,36 @@ def replay(path: str | Path, speed: float | None = None, resync: bool = False) -
             if delay > 0:
                 time.sleep(delay)
         yield rec
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """One decoded EVENT record: arrival host time [unix s], device id ('' for the session), the JSON object."""
+
+    host_time: float
+    device_id: str
+    event: dict[str, object]
+
+    @property
+    def kind(self) -> str:
+        return str(self.event.get("event", ""))
+
+
+def events_of(contents: RecordingContents, kinds: tuple[str, ...] | None = None) -> list[RecordedEvent]:
+    """The EVENT records holding a JSON object with an ``"event"`` key (of the given ``kinds``), in file order;
+    undecodable event texts are skipped."""
+    out = []
+    for rec in contents.records:
+        if rec.rtype != EVENT:
+            continue
+        try:
+            event = json.loads(rec.data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            continue
+        if isinstance(event, dict) and isinstance(event.get("event"), str) and (kinds is None
+                                                                               or event["event"] in kinds):
+            out.append(RecordedEvent(rec.host_time, rec.device_id, event))
+    return out
 
 
 @dataclass

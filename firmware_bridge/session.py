@@ -28,6 +28,17 @@ Recording
     (``"platform"``: real hardware, ``"virtual"``: the in-process radio). ``decode_recording(path,
     recording_decoders())`` reproduces the live decoded stream.
 
+Handshake and approval
+    A profile with ``start_before_subscribe`` (Touch SDK) gets its start commands written right after the
+    connection and before the subscriptions (the official client's order); with ``start_write_errors_ok`` a
+    failing write is logged, recorded as a ``start-write-error`` event and ignored (the watch rejects the write
+    while it shows its approval dialog). Every start command is also handed to the profile
+    (:meth:`~firmware_bridge.devices.DeviceProfile.on_start_command`: Polar's stream settings reach its
+    decoder). A profile with ``needs_approval`` is "pending" until its first Update: :meth:`StreamSession.
+    wait_approved` waits for it; a DISCONNECT signal (the wearer declined) stops that device's connection
+    (no reconnect), records a ``declined`` event and raises :class:`ConnectionDeclinedError` there (and keeps
+    it in :attr:`StreamSession.error`).
+
 Shutdown
     :meth:`StreamSession.stop` disconnects every device, processes what is still queued, flushes the
     reordering buffers (declaring remaining holes lost), closes the recording (synced) and ends the
@@ -51,10 +62,14 @@ import numpy as np
 from bleak import BleakClient
 from bleak.backends.client import BaseBleakClient
 from bleak.backends.device import BLEDevice
+from bleak.exc import BleakError
 from bleak.uuids import normalize_uuid_str
+
+from toolkit.errors import Multi3EdgeError
 
 from .backends import BackendId, backend_id_of
 from .devices import DeviceProfile, get_profile
+from .e4_link import E4DeviceGoneError, E4ServerConnection, E4ServerDevice
 from .integrity import StreamIntegrity
 from .protocols.base import DecodeError, Decoder, ImuBatch
 from .recording import WRITE, RecordingWriter
@@ -65,18 +80,28 @@ logger = logging.getLogger(__name__)
 _STOP = object()
 
 
+class ConnectionDeclinedError(Multi3EdgeError):
+    """The device refused the connection: a Touch SDK watch sent the DISCONNECT signal (the wearer declined the
+    approval dialog, or the watch app quit). Attributes: ``device_id``."""
+
+    def __init__(self, device_id: str) -> None:
+        super().__init__(f"{device_id}: the watch declined the connection (DISCONNECT signal: the wearer answered "
+                         "'no' on the watch's connection dialog, or the Touch SDK app was closed)")
+        self.device_id = device_id
+
+
 @dataclass
 class DeviceSpec:
     """One device to stream from.
 
     Args:
-        device: a :class:`BLEDevice` from a scan, or an address.
+        device: a :class:`BLEDevice` from a scan, an address, or an :class:`~firmware_bridge.e4_link.E4ServerDevice`.
         profile: a :class:`DeviceProfile` or its registry name.
         device_id: identifier used in counters, records and batches (default: the advertised name,
             else the address; made unique within a session by appending ``#2``, ``#3``...).
     """
 
-    device: BLEDevice | str
+    device: BLEDevice | E4ServerDevice | str
     profile: str | DeviceProfile
     device_id: str | None = None
 
@@ -148,9 +173,25 @@ class _Device:
     integrity: StreamIntegrity
     connection: ImuStreamConnection
     counters: DeviceCounters = field(default_factory=DeviceCounters)
+    approval: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the profile's approval state leaves "pending" (at once for profiles that need none)."""
+    error: Multi3EdgeError | None = None
 
 
 BatchCallback = Callable[[StreamBatch], None]
+
+
+@dataclass(frozen=True)
+class DeviceEvent:
+    """A device event queued with the notifications (E4 server: ``{"event": "tag" | "device-status" | "connected" |
+    "device-gone", ...}``), recorded as an EVENT record and handed to the event callbacks, in arrival order."""
+
+    host_time: float
+    device_id: str
+    event: dict[str, Any]
+
+
+EventCallback = Callable[[DeviceEvent], None]
 
 
 class StreamSession:
@@ -200,11 +241,13 @@ class StreamSession:
         self.writer: RecordingWriter | None = None
         self._owns_writer = False
         self._callbacks: list[BatchCallback] = [on_batch] if on_batch is not None else []
+        self._event_callbacks: list[EventCallback] = []
         self._output: deque[StreamBatch | object] = deque()
         self._output_maxsize = output_maxsize
         self._output_event = asyncio.Event()
         self.output_dropped = 0
         self._devices: dict[str, _Device] = {}
+        self._declined_tasks: set[asyncio.Future[None]] = set()
         self._consumer: asyncio.Task[None] | None = None
         self._started = False
         self._stopped = False
@@ -215,6 +258,8 @@ class StreamSession:
     # ------------------------------------------------------------------ setup
     def _unique_id(self, spec: DeviceSpec) -> str:
         base = spec.device_id
+        if base is None and isinstance(spec.device, E4ServerDevice):
+            base = spec.device.device_id
         if base is None:
             base = (spec.device.name or spec.device.address) if isinstance(spec.device, BLEDevice) else spec.device
         candidate, k = base, 1
@@ -230,18 +275,33 @@ class StreamSession:
         async def on_connected(client: BleakClient, device_id: str = device_id) -> None:
             await self._on_connected(device_id, client)
 
-        connection = ImuStreamConnection(
-            spec.device, profile.data_char_uuid, queue=self.queue, device_id=device_id, backend=self.backend,
-            retry=self.retry, extra_notify_uuids=profile.extra_notify_uuids, on_connected=on_connected,
-        )
-        self._devices[device_id] = _Device(
+        early = profile.start_before_subscribe  # Touch SDK: client info, then subscribe (module docstring)
+        connection: ImuStreamConnection | E4ServerConnection
+        if isinstance(spec.device, E4ServerDevice):  # not BLE: Empatica's E4 streaming server over TCP
+            connection = E4ServerConnection(spec.device, profile.data_char_uuid, queue=self.queue, device_id=device_id,
+                                            retry=self.retry, on_event=self._on_device_event)
+        else:
+            connection = ImuStreamConnection(
+                spec.device, profile.data_char_uuid, queue=self.queue, device_id=device_id, backend=self.backend,
+                retry=self.retry, extra_notify_uuids=profile.extra_notify_uuids,
+                on_connected=None if early else on_connected, before_subscribe=on_connected if early else None,
+            )
+        dev = _Device(
             device_id, spec, profile, normalize_uuid_str(profile.data_char_uuid), profile.new_decoder(),
             StreamIntegrity(reorder_depth=reorder_depth, max_wait_s=max_wait_s), connection,
         )
+        if not profile.needs_approval:
+            dev.approval.set()
+        self._devices[device_id] = dev
 
     def add_callback(self, callback: BatchCallback) -> None:
         """Also deliver batches to ``callback``."""
         self._callbacks.append(callback)
+
+    def add_event_callback(self, callback: EventCallback) -> None:
+        """Deliver device events (:class:`DeviceEvent`: E4 tags and status messages) to ``callback`` (on the event
+        loop, after the event is recorded)."""
+        self._event_callbacks.append(callback)
 
     @property
     def device_ids(self) -> list[str]:
@@ -275,6 +335,32 @@ class StreamSession:
     async def wait_connected(self, timeout: float | None = None) -> None:
         """Wait until every device is connected and started (raises like ``ImuStreamConnection.wait_connected``)."""
         await asyncio.gather(*(d.connection.wait_connected(timeout) for d in self._devices.values()))
+
+    async def wait_approved(self, timeout: float | None = None) -> None:
+        """Wait until every device that needs approval (Touch SDK) has approved the connection.
+
+        Raises:
+            ConnectionDeclinedError: a device declined (its connection is already stopped).
+            TimeoutError: a device neither approved nor declined within ``timeout`` s.
+        """
+        pending = [d for d in self._devices.values() if not d.approval.is_set()]
+        if pending:
+            waiters = [asyncio.ensure_future(d.approval.wait()) for d in pending]
+            _, not_done = await asyncio.wait(waiters, timeout=timeout)
+            for w in not_done:
+                w.cancel()
+        for d in self._devices.values():
+            if d.error is not None:
+                raise d.error
+        late = [d.device_id for d in self._devices.values() if not d.approval.is_set()]
+        if late:
+            raise TimeoutError(f"{', '.join(late)}: the connection was not approved within {timeout} s "
+                               "(answer the connection dialog on the watch)")
+
+    @property
+    def error(self) -> Multi3EdgeError | None:
+        """The first device error of the session (a :class:`ConnectionDeclinedError`), or None."""
+        return next((d.error for d in self._devices.values() if d.error is not None), None)
 
     async def stop(self) -> None:
         """Disconnect all, drain the queue, flush integrity buffers, close the recording, end iteration."""
@@ -355,7 +441,16 @@ class StreamSession:
         if self.writer is not None:
             self.writer.write_event(device_id, json.dumps({"event": "connected", "address": client.address}))
         for char_uuid, data in dev.profile.start_commands():
-            await client.write_gatt_char(char_uuid, data, response=True)
+            try:
+                await client.write_gatt_char(char_uuid, data, response=True)
+            except BleakError as e:
+                if not dev.profile.start_write_errors_ok:
+                    raise
+                # Touch SDK: the watch rejects the client info while its approval dialog shows, yet gets it
+                logger.info("%s: start command write failed (%s); ignored, as the official client does", device_id, e)
+                if self.writer is not None:
+                    self.writer.write_event(device_id, json.dumps({"event": "start-write-error", "error": str(e)}))
+            dev.profile.on_start_command(dev.decoder, char_uuid, data)
             if self.writer is not None:
                 self.writer.write(device_id, char_uuid, data, rtype=WRITE)
 
@@ -369,7 +464,31 @@ class StreamSession:
             except Exception:  # one bad packet or callback must not end the session
                 logger.exception("stream session: failed to handle a notification")
 
-    def _handle(self, n: Notification) -> None:
+    def _on_device_event(self, device_id: str, event: dict[str, Any], host_time: float) -> None:
+        """A connection's event (E4 server): queued behind the data that came before it."""
+        try:
+            self.queue.put_nowait(DeviceEvent(host_time, device_id, event))
+        except asyncio.QueueFull:
+            self._handle_event(DeviceEvent(host_time, device_id, event))
+
+    def _handle_event(self, ev: DeviceEvent) -> None:
+        dev = self._devices.get(ev.device_id)
+        if dev is None:
+            return
+        if self.writer is not None:
+            self.writer.write_event(ev.device_id, json.dumps(ev.event), host_time=ev.host_time)
+        if ev.event.get("event") == "device-gone" and dev.error is None:
+            dev.error = E4DeviceGoneError(str(ev.event.get("message", f"{ev.device_id}: the device is gone")))
+        for cb in self._event_callbacks:
+            try:
+                cb(ev)
+            except Exception:
+                logger.exception("event callback failed")
+
+    def _handle(self, n: Notification | DeviceEvent) -> None:
+        if isinstance(n, DeviceEvent):
+            self._handle_event(n)
+            return
         dev = self._devices.get(n.device_id)
         if dev is None:
             return
@@ -391,9 +510,28 @@ class StreamSession:
             logger.debug("%s: dropped packet: %s", dev.device_id, e)
             return
         c.decoded += 1
+        if not dev.approval.is_set():
+            state = dev.profile.approval_state(dev.decoder)
+            if state == "declined":
+                self._declined(dev)
+            elif state == "approved":
+                dev.approval.set()
+        elif dev.profile.needs_approval and dev.error is None and dev.profile.approval_state(dev.decoder) == "declined":
+            self._declined(dev)  # a DISCONNECT signal after approval: the watch app is closing
         for batch in batches:
             for out in dev.integrity.push(batch, host):
                 self._deliver(dev, out)
+
+    def _declined(self, dev: _Device) -> None:
+        """The device sent the DISCONNECT signal: keep the error, record it, stop its connection (no reconnect)."""
+        dev.error = ConnectionDeclinedError(dev.device_id)
+        logger.warning("%s", dev.error)
+        if self.writer is not None:
+            self.writer.write_event(dev.device_id, json.dumps({"event": "declined"}))
+        dev.approval.set()
+        task = asyncio.ensure_future(dev.connection.stop())
+        self._declined_tasks.add(task)
+        task.add_done_callback(self._declined_tasks.discard)
 
     def _deliver(self, dev: _Device, batch: ImuBatch) -> None:
         sb = StreamBatch(dev.device_id, dev.profile.name, batch.to_si())
@@ -412,8 +550,8 @@ class StreamSession:
             self._output_event.set()
 
 
-def _address(device: BLEDevice | str) -> str:
-    return device.address if isinstance(device, BLEDevice) else device
+def _address(device: BLEDevice | E4ServerDevice | str) -> str:
+    return device if isinstance(device, str) else device.address
 
 
 def concat_batches(batches: Sequence[StreamBatch | ImuBatch]) -> dict[str, np.ndarray]:
@@ -438,4 +576,5 @@ def concat_batches(batches: Sequence[StreamBatch | ImuBatch]) -> dict[str, np.nd
     }
 
 
-__all__ = ["DeviceCounters", "DeviceSpec", "StreamBatch", "StreamSession", "concat_batches"]
+__all__ = ["ConnectionDeclinedError", "DeviceCounters", "DeviceEvent", "DeviceSpec", "StreamBatch", "StreamSession",
+           "concat_batches"]

@@ -175,7 +175,35 @@ class ConnectionStats:
     """``(connected_at, disconnected_at)`` host monotonic times of each connection (None = still up)."""
 
 
-class ImuStreamConnection:
+class BackgroundConnection:
+    """The task side shared by the connections a session drives (BLE here, the E4 streaming server in
+    :mod:`firmware_bridge.e4_link`): ``start`` runs the subclass's ``_run`` coroutine as a task named
+    ``<task_prefix>-<device_id>``; subclasses set ``device_id``, ``_stop``, ``_task`` and ``error``."""
+
+    task_prefix = "connection"
+    device_id: str
+    error: BaseException | None
+    _stop: asyncio.Event
+    _task: asyncio.Task[None] | None
+
+    async def _run(self) -> None:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    @property
+    def running(self) -> bool:
+        """True while the connection task runs (connected or retrying)."""
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        """Start the connection task (returns immediately; see ``wait_connected``)."""
+        if self.running:
+            return
+        self._stop.clear()
+        self.error = None
+        self._task = asyncio.create_task(self._run(), name=f"{self.task_prefix}-{self.device_id}")
+
+
+class ImuStreamConnection(BackgroundConnection):
     """Keep one BLE device connected and stream its notifications into a queue.
 
     Args:
@@ -189,8 +217,12 @@ class ImuStreamConnection:
         extra_notify_uuids: further characteristics to subscribe to.
         on_connected: awaited after each (re)connection and subscription, e.g. to write a start
             command to a control characteristic.
+        before_subscribe: awaited after each (re)connection, before the subscriptions (a device whose
+            handshake writes first, e.g. the Touch SDK's client info).
         client_kwargs: extra keyword arguments for :class:`bleak.BleakClient`.
     """
+
+    task_prefix = "imu-stream"
 
     def __init__(
         self,
@@ -205,6 +237,7 @@ class ImuStreamConnection:
         extra_notify_uuids: Sequence[str] = (),
         on_connected: Callable[[BleakClient], Awaitable[None]] | None = None,
         client_kwargs: dict[str, Any] | None = None,
+        before_subscribe: Callable[[BleakClient], Awaitable[None]] | None = None,
     ) -> None:
         self.device = device
         self.data_char_uuid = normalize_uuid_str(data_char_uuid)
@@ -216,6 +249,7 @@ class ImuStreamConnection:
         self.backend = backend
         self.retry = retry or RetryPolicy()
         self.on_connected = on_connected
+        self.before_subscribe = before_subscribe
         self.client_kwargs = dict(client_kwargs or {})
         self.stats = ConnectionStats()
         self._rng = random.Random()
@@ -235,19 +269,6 @@ class ImuStreamConnection:
     def client(self) -> BleakClient | None:
         """The current bleak client while connected."""
         return self._client if self.is_connected else None
-
-    @property
-    def running(self) -> bool:
-        """True while the connection task runs (connected or retrying)."""
-        return self._task is not None and not self._task.done()
-
-    async def start(self) -> None:
-        """Start the connection task (returns immediately; see :meth:`wait_connected`)."""
-        if self.running:
-            return
-        self._stop.clear()
-        self.error = None
-        self._task = asyncio.create_task(self._run(), name=f"imu-stream-{self.device_id}")
 
     async def wait_connected(self, timeout: float | None = None) -> None:
         """Wait until connected and subscribed.
@@ -325,6 +346,8 @@ class ImuStreamConnection:
         )
         try:
             await client.connect()
+            if self.before_subscribe is not None:
+                await self.before_subscribe(client)
             for char_uuid in self.notify_uuids:
                 await client.start_notify(char_uuid, self._on_notify)
             if self.on_connected is not None:

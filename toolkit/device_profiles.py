@@ -1,89 +1,82 @@
 """Real-device profiles: how a physical wearable reports its IMU, and how to bring that into the simulator.
 
 A :class:`RealDeviceProfile` is a small validated object (in the spirit of imucal's calibration objects): units and
-sign of the accelerometer, units of the gyroscope, the signed permutation / rotation that takes the device's own
-axes into the simulator's **watch frame** (:mod:`toolkit.frames`: +X 3 o'clock, +Y 12 o'clock, +Z out of the face),
-its nominal rate and range. :meth:`RealDeviceProfile.to_simulator` turns device-native samples into SI units with
-the Android sign (+9.81 m/s^2 on the upward axis at rest) in that watch frame. Unit and sign conversion reuse
-:func:`toolkit.units.from_device_units` / :func:`~toolkit.units.to_device_units` (the one units table, also read
-by the simulator's :mod:`toolkit.sim.devices` and the BLE decoders), so the simulator and the real-data side share
-one definition of "g" (:data:`toolkit.frames.G_MS2`) and of the iOS sign.
+sign of the accelerometer (including raw codes with an affine map to m/s^2), units of the gyroscope (or none), the
+signed permutation / rotation that takes the device's own axes into the simulator's **watch frame**
+(:mod:`toolkit.frames`: +X 3 o'clock, +Y 12 o'clock, +Z out of the face), its nominal rate and range.
+:meth:`RealDeviceProfile.to_simulator` turns device-native samples into SI units with the Android sign (+9.81 m/s^2
+on the upward axis at rest) in that watch frame. Sign and gyro unit conversion reuse
+:func:`toolkit.units.from_device_units` / :func:`~toolkit.units.to_device_units` (the one units table, also read by
+the simulator's :mod:`toolkit.sim.devices` and the BLE decoders), so the simulator and the real-data side share one
+definition of "g" (:data:`toolkit.frames.G_MS2`) and of the iOS sign.
 
 Where the device sits on the body (which wrist, face dorsal/palmar, rotation about the forearm) is *not* part of
-the profile: it is a :class:`toolkit.mount.Mount`.
+the profile: it is a :class:`toolkit.mount.Mount`. The axes are those of the device worn like a watch; on the right
+wrist the mount mirrors the signals into the canonical left wrist.
 
-Serialisation: :meth:`RealDeviceProfile.to_dict` gives a JSON-ready dict with ``"schema": 1``;
-:meth:`RealDeviceProfile.from_dict` validates it back (unknown keys, units or schema are errors).
+Device description files (YAML, ``schema: 2``)
+    Every built-in profile is such a file in ``toolkit/profiles/`` (with its sources in comments); write one for
+    your own device and pass its path wherever a profile name is accepted (``--profile my-watch.yaml``)::
 
-Built-in profiles (:data:`REAL_PROFILES`), sources and assumptions:
+        schema: 2                       # required: the layout version
+        name: my-watch                  # optional (default: the file name without .yaml)
+        description: "one line"         # optional
+        wrist_worn: true                # optional (default true); false for phones
+        rate_hz: 32                     # required: nominal output rate [Hz]
+        sign: android                   # android (+1 g on the upward axis at rest, default) | ios (-1 g)
+        axes: {x: -Y, y: +X, z: +Z}     # device axis -> the watch axis it points along (a signed permutation)
+        # matrix: [[0, 1, 0], [-1, 0, 0], [0, 0, 1]]   # or a full rotation, v_watch = matrix @ v_device
+        axes_source: "where the mapping comes from"
+        acc: {units: counts, scale: 0.306, offset: -9.81, range_g: 2}   # value_SI = scale * code + offset
+        # acc: {units: counts, counts_per_g: 64}   |   {units: g}   |   {units: m/s^2}
+        gyro: null                      # accelerometer-only device; or {units: rad/s | deg/s, range_dps: 2000}
 
-``wear-os-watch``
-    TicWatch / Galaxy Watch class Wear OS watch. Android ``SensorEvent`` frame = the watch frame (+X right,
-    +Y toward 12 o'clock, +Z out of the screen), m/s^2 with gravity, +9.81 up at rest; gyro rad/s,
-    counter-clockwise positive. Identity axes. 100 Hz nominal (sp-sw-har's TicWatch Pro 3 median), +-8 g.
-``apple-watch``
-    CoreMotion: acceleration in g with the iOS sign (about -1 g on the upward axis at rest), rotation rate in
-    rad/s. Axes: Apple's CoreMotion documentation defines the device frame of an iPhone as +X right, +Y toward
-    the top, +Z out of the screen, and the Apple Watch uses the same device frame relative to its display (+X 3
-    o'clock, +Y 12 o'clock, +Z out of the face): identity. *Assumption* checked on data: in the seglearn
-    recordings, arm at rest at the side, left-arm recordings read +X pointing down (toward the hand) and
-    right-arm recordings +X pointing up (toward the elbow), exactly the simulator's left/right watch frames.
-    50 Hz (seglearn), +-16 g assumed.
-``empatica-e4``
-    Raw ``ACC.csv`` counts, 64 counts per g, +-2 g, 32 Hz, no gyroscope. Device axes (Empatica support, see
-    ``../shared/notes/ble-facts.md``): +x toward the USB slot, +y toward the shorter strap, +z toward the bottom
-    of the device (into the skin when worn). Mapping (an **assumption to verify on a real recording**): the E4
-    worn on the dorsal wrist like a watch with its USB slot toward the watch's 3 o'clock (+X) gives
-    ``x_e4 = +X``, ``z_e4 = -Z`` (bottom = into the wrist), and right-handedness forces ``y_e4 = z_e4 x x_e4 =
-    -Y`` (shorter strap toward 6 o'clock): ``v_watch = diag(1, -1, -1) v_e4``, a 180 deg rotation about X.
-    Worn the other way round (USB toward 9 o'clock) it would be ``diag(-1, 1, -1)``; build such a profile with
-    :meth:`RealDeviceProfile.from_dict`. Sign assumed Android-like (specific force), as in
-    :mod:`toolkit.sim.devices`.
-``android-phone``
-    Android phone frame (+X right, +Y top edge, +Z out of the screen), m/s^2, rad/s, 100 Hz, +-8 g. It is not a
-    wrist device: a Mount with a wrist makes no sense for it; loaders keep it as ``wrist=None``.
-``polar-verity-sense``
-    Polar PMD stream: acceleration in mG (``counts`` with 1000 counts per g), gyro in deg/s, 52 Hz default,
-    +-8 g and +-2000 dps assumed. Axes and sign are **not documented** by Polar for the Verity Sense:
-    identity and Android sign are assumptions to verify (lay it face up: +1000 mG expected on +Z).
-``imu-stream``
-    The project's own BLE profile (``firmware_bridge`` imu-stream): SI, Android sign, already in the watch frame;
-    int16 over +-16 g / +-2000 dps. 100 Hz nominal.
-``basicmotions-watch``
-    The UEA BasicMotions smartwatch recordings (aeon). Units, sign and axes are **unknown** (the resting class
-    reads ~0 on every axis, so gravity seems removed); identity, SI assumed. Smoke tests only.
+    ``scale`` [m/s^2 per code] and ``offset`` [m/s^2] are one number or one per device axis; ``offset`` may also go
+    with ``counts_per_g``. Errors are one line naming the file and the key (unknown key, an ``axes`` mapping that is
+    not a rotation, e.g. a watch axis used twice or a left-handed one, unknown units, no ``rate_hz``, non-finite
+    numbers). :meth:`RealDeviceProfile.to_file_dict` / :meth:`~RealDeviceProfile.save` write this layout;
+    :func:`load_profile_file` reads it; :func:`resolve_profile` takes a profile, a built-in name or a file path.
+
+Serialisation inside other files: :meth:`RealDeviceProfile.to_dict` gives the flat JSON-ready dict with
+``"schema": 1`` that calibration files embed (unchanged, so their golden files stay byte-identical);
+:meth:`RealDeviceProfile.from_dict` reads both layouts (schema 1 flat, schema 2 file layout).
+
+Built-in profiles (:data:`REAL_PROFILES`, loaded from ``toolkit/profiles/*.yaml`` on first use: the floor layer
+imports PyYAML only then): ``wear-os-watch``, ``apple-watch``, ``empatica-e4``, ``android-phone``,
+``polar-verity-sense``, ``imu-stream``, ``basicmotions-watch``. Each file states its sources and assumptions.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from toolkit.errors import ConfigError
+from toolkit.errors import ConfigError, InputFileError
 from toolkit.frames import G_MS2
 from toolkit.units import ACC_SIGNS, GYRO_UNITS, REAL_ACC_UNITS, UnitConvention, from_device_units, to_device_units
 
-__all__ = [
-    "ACC_SIGNS",
-    "ACC_UNITS",
-    "GYRO_UNITS",
-    "REAL_PROFILES",
-    "RealDeviceProfile",
-    "SCHEMA_VERSION",
-    "get_real_profile",
-    "resolve_profile",
-    "validate_rotation",
-]
-
-#: Version of :meth:`RealDeviceProfile.to_dict`'s layout.
+#: Version of :meth:`RealDeviceProfile.to_dict`'s flat layout (embedded in calibration files).
 SCHEMA_VERSION = 1
+#: Version of the device description file layout (:meth:`RealDeviceProfile.to_file_dict`).
+FILE_SCHEMA_VERSION = 2
 #: Accelerometer units a real device may report (the table lives in :mod:`toolkit.units`).
 ACC_UNITS = REAL_ACC_UNITS
+#: Folder of the built-in device description files (package data).
+PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
+#: File name endings of device description files.
+PROFILE_SUFFIXES = (".yaml", ".yml")
 
 _IDENTITY = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
+_AXIS_RE = re.compile(r"^([+-]?)([XYZ])$")
+_FILE_KEYS = ("schema", "name", "description", "wrist_worn", "rate_hz", "sign", "axes", "matrix", "axes_source",
+              "acc", "gyro")
+_ACC_KEYS = ("units", "counts_per_g", "scale", "offset", "range_g")
+_GYRO_KEYS = ("units", "range_dps")
 
 
 def validate_rotation(matrix: Any, what: str = "rotation") -> np.ndarray:
@@ -112,9 +105,23 @@ def _number(value: Any, where: str, key: str, positive: bool = True, allow_none:
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise ConfigError(f"{where}: {key} must be a number (got {value!r})")
     v = float(value)
-    if not math.isfinite(v) or (positive and v <= 0):
+    if not math.isfinite(v):
+        raise ConfigError(f"{where}: {key} must be a finite number (got {value!r})")
+    if positive and v <= 0:
         raise ConfigError(f"{where}: {key} must be a positive finite number (got {value!r})")
     return v
+
+
+def _triple(value: Any, where: str, key: str, positive: bool) -> tuple[float, float, float] | None:
+    """None, one number or three numbers -> a 3-tuple of finite floats (one per device axis)."""
+    if value is None:
+        return None
+    items = list(value) if isinstance(value, list | tuple | np.ndarray) else [value]
+    if len(items) == 1:
+        items = items * 3
+    if len(items) != 3:
+        raise ConfigError(f"{where}: {key} must be one number or one per axis (3), got {len(items)}")
+    return tuple(_number(v, where, key, positive=positive) for v in items)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,8 @@ class RealDeviceProfile:
 
     Attributes:
         name: profile name (a key of :data:`REAL_PROFILES` for the built-in ones).
-        acc_units: "m/s^2", "g" (g = :data:`toolkit.frames.G_MS2`) or "counts" (see ``counts_per_g``).
+        acc_units: "m/s^2", "g" (g = :data:`toolkit.frames.G_MS2`) or "counts" (raw codes: ``counts_per_g`` or
+            ``acc_scale`` / ``acc_offset``).
         acc_sign: "android" (specific force, +1 g up at rest) or "ios" (CoreMotion, -1 g up at rest).
         counts_per_g: raw counts per g when ``acc_units == "counts"`` (E4: 64, Polar mG: 1000); else None.
         has_gyro: whether the device has a gyroscope.
@@ -135,6 +143,8 @@ class RealDeviceProfile:
         gyro_range_dps: gyroscope full scale, +-deg/s (None = unknown or no gyro).
         wrist_worn: whether the device is worn like a watch (phones are not).
         description: one line; ``axes_source`` says where the axis mapping comes from (or that it is assumed).
+        acc_scale: (3,) m/s^2 per code of each device axis (``acc_units == "counts"`` without ``counts_per_g``).
+        acc_offset: (3,) m/s^2 added after scaling, per device axis (counts only): ``SI = scale * code + offset``.
     """
 
     name: str
@@ -150,6 +160,8 @@ class RealDeviceProfile:
     wrist_worn: bool = True
     description: str = ""
     axes_source: str = ""
+    acc_scale: tuple[float, float, float] | None = None
+    acc_offset: tuple[float, float, float] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -159,10 +171,19 @@ class RealDeviceProfile:
             raise ConfigError(f"{where}: unknown acc_units {self.acc_units!r} (known: {', '.join(ACC_UNITS)})")
         if self.acc_sign not in ACC_SIGNS:
             raise ConfigError(f"{where}: unknown acc_sign {self.acc_sign!r} (known: {', '.join(ACC_SIGNS)})")
+        object.__setattr__(self, "acc_scale", _triple(self.acc_scale, where, "acc_scale", positive=False))
+        object.__setattr__(self, "acc_offset", _triple(self.acc_offset, where, "acc_offset", positive=False))
         if self.acc_units == "counts":
-            object.__setattr__(self, "counts_per_g", _number(self.counts_per_g, where, "counts_per_g"))
-        elif self.counts_per_g is not None:
-            raise ConfigError(f"{where}: counts_per_g is only meaningful with acc_units 'counts'")
+            if (self.counts_per_g is None) == (self.acc_scale is None):
+                raise ConfigError(f"{where}: acc_units 'counts' needs exactly one of counts_per_g or acc_scale")
+            if self.counts_per_g is not None:
+                object.__setattr__(self, "counts_per_g", _number(self.counts_per_g, where, "counts_per_g"))
+            elif any(s == 0.0 for s in self.acc_scale):  # type: ignore[union-attr]
+                raise ConfigError(f"{where}: acc_scale must not be 0 (got {list(self.acc_scale)})")  # type: ignore
+        else:
+            for key in ("counts_per_g", "acc_scale", "acc_offset"):
+                if getattr(self, key) is not None:
+                    raise ConfigError(f"{where}: {key} is only meaningful with acc_units 'counts'")
         if not isinstance(self.has_gyro, bool | np.bool_):
             raise ConfigError(f"{where}: has_gyro must be true or false (got {self.has_gyro!r})")
         object.__setattr__(self, "has_gyro", bool(self.has_gyro))
@@ -191,22 +212,30 @@ class RealDeviceProfile:
         """(3, 3) ``A`` with ``v_watch = A @ v_device``."""
         return np.array(self.axes_to_watch, dtype=np.float64)
 
-    def _unit_profile(self) -> UnitConvention:
-        """The :class:`toolkit.units.UnitConvention` that carries this device's units and sign.
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The sensor channels the device has: ``("acc", "gyro")`` or ``("acc",)`` (accelerometer-only)."""
+        return ("acc", "gyro") if self.has_gyro else ("acc",)
 
-        Counts are handled here (divided by ``counts_per_g`` into g) because the conversions know only m/s^2 and g.
-        """
-        return UnitConvention(
-            acc_units="g" if self.acc_units in ("g", "counts") else "m/s^2",
-            acc_sign=self.acc_sign,
-            gyro_units=self.gyro_units or "rad/s",
-        )
+    def _unit_profile(self) -> UnitConvention:
+        """The :class:`toolkit.units.UnitConvention` that carries this device's sign and gyro units, for
+        accelerometer values already in m/s^2 (codes and g are converted by :meth:`_acc_codes_to_ms2`)."""
+        return UnitConvention(acc_units="m/s^2", acc_sign=self.acc_sign, gyro_units=self.gyro_units or "rad/s")
+
+    def _acc_affine(self) -> tuple[np.ndarray, np.ndarray]:
+        """(3,) scale [m/s^2 per device unit] and (3,) offset [m/s^2]: ``m/s^2 = scale * value + offset``."""
+        if self.acc_units == "counts":
+            scale = (np.full(3, G_MS2 / float(self.counts_per_g)) if self.counts_per_g is not None
+                     else np.asarray(self.acc_scale, dtype=np.float64))
+        else:
+            scale = np.full(3, G_MS2 if self.acc_units == "g" else 1.0)
+        offset = np.zeros(3) if self.acc_offset is None else np.asarray(self.acc_offset, dtype=np.float64)
+        return scale, offset
 
     def acc_to_si(self, acc: np.ndarray) -> np.ndarray:
         """(..., 3) device acc (device units, sign and axes) -> (..., 3) m/s^2, Android sign, watch frame."""
-        a = _as_vectors(acc, "acc")
-        if self.acc_units == "counts":
-            a = a / float(self.counts_per_g)  # counts -> g
+        scale, offset = self._acc_affine()
+        a = _as_vectors(acc, "acc") * scale + offset  # device units -> m/s^2, device sign and axes
         a = from_device_units(a, self._unit_profile(), "acc")
         return a @ self.axes_matrix.T
 
@@ -224,7 +253,8 @@ class RealDeviceProfile:
 
         Args:
             acc: (T, 3) accelerometer in the device's units, sign and axes.
-            gyro: (T, 3) gyroscope in the device's units and axes, or None.
+            gyro: (T, 3) gyroscope in the device's units and axes, or None (always None for an
+                accelerometer-only device).
 
         Returns:
             ``(acc_si, gyro_si)``: (T, 3) float64 specific force [m/s^2, +9.81 up at rest] and (T, 3) angular
@@ -242,11 +272,11 @@ class RealDeviceProfile:
     def from_simulator(
         self, acc_si: np.ndarray, gyro_si: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Inverse of :meth:`to_simulator`: watch-frame SI -> device units, sign and axes (counts not rounded)."""
+        """Inverse of :meth:`to_simulator`: watch-frame SI -> device units, sign and axes (codes not rounded)."""
         a = _as_vectors(acc_si, "acc") @ self.axes_matrix  # A^T v, row-wise
         a = to_device_units(a, self._unit_profile(), "acc")
-        if self.acc_units == "counts":
-            a = a * float(self.counts_per_g)
+        scale, offset = self._acc_affine()
+        a = (a - offset) / scale
         w = None
         if gyro_si is not None:
             if not self.has_gyro:
@@ -256,14 +286,59 @@ class RealDeviceProfile:
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict with ``"schema": 1`` (axes as nested lists)."""
+        """Flat JSON-ready dict with ``"schema": 1`` (axes as nested lists), as calibration files embed it.
+
+        ``acc_scale`` / ``acc_offset`` appear only when set, so profiles without them serialise as before."""
         d = asdict(self)
         d["axes_to_watch"] = [list(row) for row in self.axes_to_watch]
+        for key in ("acc_scale", "acc_offset"):
+            if d[key] is None:
+                del d[key]
+            else:
+                d[key] = list(d[key])
         return {"schema": SCHEMA_VERSION, **d}
+
+    def to_file_dict(self) -> dict[str, Any]:
+        """The device description file layout (``schema: 2``; module docstring), ready for YAML or JSON."""
+        a = self.axes_matrix
+        out: dict[str, Any] = {"schema": FILE_SCHEMA_VERSION, "name": self.name, "description": self.description,
+                               "wrist_worn": self.wrist_worn, "rate_hz": self.rate_hz, "sign": self.acc_sign}
+        if np.all(np.isin(a, (-1.0, 0.0, 1.0))):
+            out["axes"] = {dev: ("+" if a[:, j].sum() > 0 else "-") + "XYZ"[int(np.argmax(np.abs(a[:, j])))]
+                           for j, dev in enumerate("xyz")}
+        else:
+            out["matrix"] = [list(row) for row in self.axes_to_watch]
+        out["axes_source"] = self.axes_source
+        acc: dict[str, Any] = {"units": self.acc_units}
+        if self.counts_per_g is not None:
+            acc["counts_per_g"] = self.counts_per_g
+        if self.acc_scale is not None:
+            acc["scale"] = _compact(self.acc_scale)
+        if self.acc_offset is not None:
+            acc["offset"] = _compact(self.acc_offset)
+        if self.acc_range_g is not None:
+            acc["range_g"] = self.acc_range_g
+        out["acc"] = acc
+        if self.has_gyro:
+            gyro: dict[str, Any] = {"units": self.gyro_units}
+            if self.gyro_range_dps is not None:
+                gyro["range_dps"] = self.gyro_range_dps
+            out["gyro"] = gyro
+        else:
+            out["gyro"] = None
+        return out
+
+    @classmethod
+    def from_file_dict(cls, data: Any, where: str = "device description", default_name: str | None = None
+                       ) -> RealDeviceProfile:
+        """Profile from the file layout (``schema: 2``). Errors: one-line :class:`ConfigError` ``"WHERE: key
+        'KEY': problem"``."""
+        return _parse_file_dict(data, where, default_name)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RealDeviceProfile:
-        """Profile from :meth:`to_dict`'s output; missing optional keys take the defaults.
+        """Profile from :meth:`to_dict`'s flat output (``"schema": 1``; missing optional keys take the defaults) or
+        from the file layout (``"schema": 2``, :meth:`from_file_dict`).
 
         Raises:
             ConfigError: not a mapping, wrong schema, unknown keys, or invalid values.
@@ -271,11 +346,12 @@ class RealDeviceProfile:
         if not isinstance(data, dict):
             raise ConfigError(f"real device profile: expected a mapping, got {type(data).__name__}")
         d = dict(data)
+        if d.get("schema") == FILE_SCHEMA_VERSION:
+            return _parse_file_dict(d, "real device profile", None)
         schema = d.pop("schema", None)
         if schema != SCHEMA_VERSION:
-            raise ConfigError(
-                f"real device profile: unsupported schema {schema!r} (this version reads {SCHEMA_VERSION})"
-            )
+            raise ConfigError(f"real device profile: unsupported schema {schema!r} (this version reads "
+                              f"{SCHEMA_VERSION} and {FILE_SCHEMA_VERSION})")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -290,6 +366,20 @@ class RealDeviceProfile:
                 raise ConfigError("real device profile: axes_to_watch must be 3 rows of 3 numbers") from None
         return cls(**d)
 
+    def save(self, path: str | Path) -> Path:
+        """Write the device description file (YAML, :meth:`to_file_dict`) to ``path``; returns it."""
+        import yaml  # delays PyYAML: the floor layer loads only numpy / scipy at import
+
+        p = Path(path)
+        header = f"# device description ({self.name}); layout: toolkit/device_profiles.py\n"
+        p.write_text(header + yaml.safe_dump(self.to_file_dict(), sort_keys=False, allow_unicode=True),
+                     encoding="utf-8")
+        return p
+
+
+def _compact(values: tuple[float, float, float]) -> float | list[float]:
+    return values[0] if values[0] == values[1] == values[2] else list(values)
+
 
 def _as_vectors(x: np.ndarray, what: str) -> np.ndarray:
     a = np.asarray(x, dtype=np.float64)
@@ -298,105 +388,241 @@ def _as_vectors(x: np.ndarray, what: str) -> np.ndarray:
     return a
 
 
-_E4_AXES = ((1.0, 0.0, 0.0), (0.0, -1.0, 0.0), (0.0, 0.0, -1.0))
+# ---------------------------------------------------------------------------------------------- file layout
+def _key_error(where: str, key: str, problem: str) -> ConfigError:
+    return ConfigError(f"{where}: key '{key}': {problem}")
 
-#: Built-in real-device profiles by name (module docstring: sources and assumptions).
-REAL_PROFILES: dict[str, RealDeviceProfile] = {
-    p.name: p
-    for p in (
-        RealDeviceProfile(
-            name="wear-os-watch",
-            rate_hz=100.0,
-            acc_range_g=8.0,
-            gyro_range_dps=2000.0,
-            description="Wear OS watch (TicWatch/Galaxy Watch): Android frame = watch frame, m/s^2, rad/s",
-            axes_source="Android SensorEvent coordinate system: +X right, +Y up (12 o'clock), +Z out of the screen",
-        ),
-        RealDeviceProfile(
-            name="apple-watch",
-            acc_units="g",
-            acc_sign="ios",
-            rate_hz=50.0,
-            acc_range_g=16.0,
-            gyro_range_dps=2000.0,
-            description="Apple Watch via CoreMotion: g with the iOS sign (-1 g up at rest), rad/s",
-            axes_source="CoreMotion device frame relative to the display (+X 3 o'clock, +Y 12 o'clock, +Z out of "
-            "the face), assumed identical to the phone's; consistent with seglearn left/right recordings",
-        ),
-        RealDeviceProfile(
-            name="empatica-e4",
-            acc_units="counts",
-            counts_per_g=64.0,
-            has_gyro=False,
-            gyro_units=None,
-            axes_to_watch=_E4_AXES,
-            rate_hz=32.0,
-            acc_range_g=2.0,
-            description="Empatica E4: ACC.csv counts (64 = 1 g), +-2 g, 32 Hz, no gyroscope",
-            axes_source="ASSUMPTION to verify: E4 +x (USB slot) = watch +X, +y (shorter strap) = -Y, +z (bottom) = "
-            "-Z; worn dorsally with the USB slot toward 3 o'clock",
-        ),
-        RealDeviceProfile(
-            name="android-phone",
-            rate_hz=100.0,
-            acc_range_g=8.0,
-            gyro_range_dps=1000.0,
-            wrist_worn=False,
-            description="Android phone: Android device frame, m/s^2, rad/s (not a wrist device)",
-            axes_source="Android SensorEvent coordinate system",
-        ),
-        RealDeviceProfile(
-            name="polar-verity-sense",
-            acc_units="counts",
-            counts_per_g=1000.0,
-            gyro_units="deg/s",
-            rate_hz=52.0,
-            acc_range_g=8.0,
-            gyro_range_dps=2000.0,
-            description="Polar Verity Sense PMD stream: mG, deg/s, 52 Hz",
-            axes_source="ASSUMPTION to verify: identity axes, Android sign (Polar documents neither)",
-        ),
-        RealDeviceProfile(
-            name="imu-stream",
-            rate_hz=100.0,
-            acc_range_g=16.0,
-            gyro_range_dps=2000.0,
-            description="Multi3Edge imu-stream BLE profile: SI, Android sign, watch frame",
-            axes_source="defined by the protocol to be the watch frame",
-        ),
-        RealDeviceProfile(
-            name="basicmotions-watch",
-            rate_hz=10.0,
-            description="UEA BasicMotions smartwatch: units/sign/axes unknown, gravity apparently removed; smoke tests",
-            axes_source="unknown; identity assumed",
-        ),
-    )
-}
+
+def _check_keys(d: dict[str, Any], allowed: tuple[str, ...], where: str, prefix: str = "") -> None:
+    for k in d:
+        if k not in allowed:
+            raise _key_error(where, prefix + str(k), f"unknown key (known: {', '.join(allowed)})")
+
+
+def _file_number(d: dict[str, Any], key: str, where: str, label: str, positive: bool = True,
+                 required: bool = False) -> float | None:
+    v = d.get(key)
+    if v is None:
+        if required:
+            raise _key_error(where, label, "missing (a positive number is required)")
+        return None
+    try:
+        return _number(v, where, key, positive=positive)
+    except ConfigError:
+        kind = "a positive finite number" if positive else "a finite number"
+        raise _key_error(where, label, f"must be {kind} (got {v!r})") from None
+
+
+def _parse_axes(axes: Any, where: str) -> np.ndarray:
+    """``{x: -Y, y: +X, z: +Z}`` -> (3, 3) A whose column j is the watch axis device axis j points along."""
+    if not isinstance(axes, dict):
+        raise _key_error(where, "axes", f"must be a mapping like {{x: -Y, y: +X, z: +Z}} (got {axes!r})")
+    _check_keys(axes, ("x", "y", "z"), where, "axes.")
+    a = np.zeros((3, 3))
+    used: dict[str, str] = {}
+    for j, dev in enumerate("xyz"):
+        if dev not in axes:
+            raise _key_error(where, f"axes.{dev}", "missing (each of x, y, z names a watch axis: +X, -Y, ...)")
+        m = _AXIS_RE.match(str(axes[dev]).strip().upper())
+        if m is None or isinstance(axes[dev], bool):
+            raise _key_error(where, f"axes.{dev}", f"must be one of +X, -X, +Y, -Y, +Z, -Z (got {axes[dev]!r})")
+        sign, watch = m.groups()
+        if watch in used:
+            raise _key_error(where, f"axes.{dev}", f"not a rotation: watch axis {watch} is already used by "
+                             f"axes.{used[watch]} (each watch axis exactly once)")
+        used[watch] = dev
+        a["XYZ".index(watch), j] = -1.0 if sign == "-" else 1.0
+    if np.linalg.det(a) < 0:
+        raise _key_error(where, "axes", "left-handed mapping (a reflection, not a rotation): flip the sign of one "
+                         "axis; a right-handed device has x cross y = z")
+    return a
+
+
+def _parse_file_dict(data: Any, where: str, default_name: str | None) -> RealDeviceProfile:
+    """The file layout (module docstring) -> a validated :class:`RealDeviceProfile`."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys (schema, rate_hz, axes, acc, ...), "
+                          f"got {type(data).__name__}")
+    _check_keys(data, _FILE_KEYS, where)
+    if data.get("schema") != FILE_SCHEMA_VERSION:
+        raise _key_error(where, "schema", f"must be {FILE_SCHEMA_VERSION} (got {data.get('schema')!r})")
+    name = data.get("name", default_name)
+    if not isinstance(name, str) or not name.strip():
+        raise _key_error(where, "name", f"must be a non-empty string (got {name!r})")
+    kw: dict[str, Any] = {"name": name}
+    for key in ("description", "axes_source"):
+        v = data.get(key, "")
+        if not isinstance(v, str):
+            raise _key_error(where, key, f"must be a string (got {v!r})")
+        kw[key] = v
+    wrist = data.get("wrist_worn", True)
+    if not isinstance(wrist, bool):
+        raise _key_error(where, "wrist_worn", f"must be true or false (got {wrist!r})")
+    kw["wrist_worn"] = wrist
+    kw["rate_hz"] = _file_number(data, "rate_hz", where, "rate_hz", required=True)
+    sign = data.get("sign", "android")
+    if sign not in ACC_SIGNS:
+        raise _key_error(where, "sign", f"unknown sign {sign!r} (known: {', '.join(ACC_SIGNS)})")
+    kw["acc_sign"] = sign
+    if ("axes" in data) == ("matrix" in data):
+        raise _key_error(where, "axes", "give exactly one of 'axes' (e.g. {x: -Y, y: +X, z: +Z}) or 'matrix'")
+    if "axes" in data:
+        a = _parse_axes(data["axes"], where)
+    else:
+        try:
+            a = validate_rotation(data["matrix"], "matrix")
+        except ConfigError as e:
+            raise _key_error(where, "matrix", str(e).removeprefix("matrix: ")) from None
+    kw["axes_to_watch"] = tuple(tuple(float(v) for v in row) for row in a)
+    acc = data.get("acc")
+    if not isinstance(acc, dict):
+        raise _key_error(where, "acc", f"must be a mapping like {{units: m/s^2}} (got {acc!r})")
+    _check_keys(acc, _ACC_KEYS, where, "acc.")
+    units = acc.get("units")
+    if units not in ACC_UNITS:
+        raise _key_error(where, "acc.units", f"unknown units {units!r} (known: {', '.join(ACC_UNITS)})")
+    kw["acc_units"] = units
+    if units != "counts":
+        for k in ("counts_per_g", "scale", "offset"):
+            if k in acc:
+                raise _key_error(where, f"acc.{k}", f"only meaningful with units: counts (units is {units!r})")
+    else:
+        if ("counts_per_g" in acc) == ("scale" in acc):
+            raise _key_error(where, "acc", "units: counts needs exactly one of counts_per_g or scale "
+                             "(value_SI = scale * code + offset)")
+        kw["counts_per_g"] = _file_number(acc, "counts_per_g", where, "acc.counts_per_g")
+        for k in ("scale", "offset"):
+            try:
+                kw[f"acc_{k}"] = _triple(acc.get(k), where, k, positive=False)
+            except ConfigError:
+                raise _key_error(where, f"acc.{k}", "must be one finite number or one per device axis (3), "
+                                 f"got {acc.get(k)!r}") from None
+        if kw["acc_scale"] is not None and 0.0 in kw["acc_scale"]:
+            raise _key_error(where, "acc.scale", "must not be 0")
+    kw["acc_range_g"] = _file_number(acc, "range_g", where, "acc.range_g")
+    gyro = data.get("gyro")
+    if gyro is None:
+        kw.update(has_gyro=False, gyro_units=None)
+    else:
+        if not isinstance(gyro, dict):
+            raise _key_error(where, "gyro", f"must be null (accelerometer-only) or a mapping like {{units: rad/s}} "
+                             f"(got {gyro!r})")
+        _check_keys(gyro, _GYRO_KEYS, where, "gyro.")
+        if gyro.get("units") not in GYRO_UNITS:
+            raise _key_error(where, "gyro.units", f"unknown units {gyro.get('units')!r} (known: "
+                             f"{', '.join(GYRO_UNITS)}; gyro: null for an accelerometer-only device)")
+        kw.update(has_gyro=True, gyro_units=gyro["units"],
+                  gyro_range_dps=_file_number(gyro, "range_dps", where, "gyro.range_dps"))
+    try:
+        return RealDeviceProfile(**kw)
+    except ConfigError as e:  # a check the keys above did not cover: keep the file name in front
+        raise ConfigError(f"{where}: {e}") from None
+
+
+def is_profile_path(value: Any) -> bool:
+    """Whether ``value`` names a device description file (a path ending in .yaml / .yml)."""
+    return isinstance(value, str | Path) and str(value).lower().endswith(PROFILE_SUFFIXES)
+
+
+def load_profile_file(path: str | Path) -> RealDeviceProfile:
+    """Read and validate a device description file (YAML, ``schema: 2``).
+
+    Raises:
+        InputFileError: missing or unreadable file, invalid YAML, or invalid content; the message is one line
+            ``"PATH: key 'KEY': problem"``.
+    """
+    import yaml  # delays PyYAML: the floor layer loads only numpy / scipy at import
+
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputFileError(p, "no such device description file") from None
+    except IsADirectoryError:
+        raise InputFileError(p, "is a folder, not a device description file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputFileError(p, f"cannot read it ({e.__class__.__name__}: {e})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise InputFileError(p, f"not valid YAML{at}: {getattr(e, 'problem', None) or e}") from None
+    try:
+        return _parse_file_dict(data, "", p.stem)
+    except ConfigError as e:
+        raise InputFileError(p, str(e).removeprefix(": ")) from None
+
+
+# ---------------------------------------------------------------------------------------------- built-ins
+_BUILTIN: dict[str, RealDeviceProfile] | None = None
+
+
+def _builtin_profiles() -> dict[str, RealDeviceProfile]:
+    """The built-in profiles, read from ``toolkit/profiles/*.yaml`` once (in the order of :data:`_BUILTIN_ORDER`)."""
+    global _BUILTIN
+    if _BUILTIN is None:
+        loaded = {}
+        for path in sorted(PROFILES_DIR.glob("*.yaml")):
+            prof = load_profile_file(path)
+            if prof.name != path.stem:
+                raise InputFileError(path, f"built-in profile name {prof.name!r} differs from the file name")
+            loaded[prof.name] = prof
+        order = [n for n in _BUILTIN_ORDER if n in loaded] + sorted(set(loaded) - set(_BUILTIN_ORDER))
+        _BUILTIN = {n: loaded[n] for n in order}
+    return _BUILTIN
+
+
+#: Order of the built-in profiles in listings and error messages.
+_BUILTIN_ORDER = ("wear-os-watch", "apple-watch", "empatica-e4", "android-phone", "polar-verity-sense",
+                  "imu-stream", "basicmotions-watch")
+
+
+def __getattr__(name: str) -> Any:
+    # REAL_PROFILES is loaded from the package's YAML files on first use (PEP 562), so importing this floor module
+    # does not import PyYAML.
+    if name == "REAL_PROFILES":
+        return _builtin_profiles()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get_real_profile(name: str) -> RealDeviceProfile:
     """The built-in real-device profile ``name``; a one-line :class:`ConfigError` listing the known ones otherwise."""
+    profiles = _builtin_profiles()
     try:
-        return REAL_PROFILES[name]
+        return profiles[name]
     except (KeyError, TypeError):
-        raise ConfigError(f"unknown real device profile {name!r} (known: {', '.join(REAL_PROFILES)})") from None
+        raise ConfigError(f"unknown real device profile {name!r} (known: {', '.join(profiles)}; or a device "
+                          "description file ending in .yaml)") from None
 
 
-def resolve_profile(profile: RealDeviceProfile | str) -> RealDeviceProfile:
-    """A profile object from a profile or a built-in name."""
+def resolve_profile(profile: RealDeviceProfile | str | Path) -> RealDeviceProfile:
+    """A profile object from a profile, a built-in name, or the path of a device description file (.yaml / .yml).
+
+    Raises:
+        ConfigError: an unknown built-in name.
+        InputFileError: a file that is missing or invalid (one line naming the file and key).
+    """
     if isinstance(profile, RealDeviceProfile):
         return profile
+    if is_profile_path(profile) or (isinstance(profile, Path)):
+        return load_profile_file(profile)
     return get_real_profile(profile)
 
 
 __all__ = [
     "ACC_SIGNS",
     "ACC_UNITS",
+    "FILE_SCHEMA_VERSION",
     "G_MS2",
     "GYRO_UNITS",
-    "REAL_PROFILES",
+    "PROFILES_DIR",
+    "REAL_PROFILES",  # noqa: F822 - loaded on first use by the module __getattr__
     "RealDeviceProfile",
+    "SCHEMA_VERSION",
     "get_real_profile",
+    "is_profile_path",
+    "load_profile_file",
     "resolve_profile",
     "validate_rotation",
 ]

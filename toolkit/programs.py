@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from toolkit.errors import ConfigError, Multi3EdgeError
+from toolkit.quiet import VERBOSE_FLAG, set_verbose
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
@@ -105,11 +106,16 @@ def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> a
         raise _UsageError(message)
 
     parser.error = error  # type: ignore[method-assign]
+    if VERBOSE_FLAG not in parser._option_string_actions:  # every command: third-party warnings (toolkit.quiet)
+        parser.add_argument(VERBOSE_FLAG, action="store_true",
+                            help="show third-party warnings and log lines (hidden by default)")
     try:
-        return parser.parse_args(argv)
+        args = parser.parse_args(argv)
     except _UsageError as e:
         print(f"{parser.prog}: error: {e}", file=sys.stderr)
         return None
+    set_verbose(bool(getattr(args, "verbose", False)))
+    return args
 
 
 __all__ = ["EXIT_INTERNAL", "EXIT_USAGE", "output_file", "output_folder", "parse_args", "run_cli"]

@@ -2,6 +2,10 @@
 
 (a) E4 streaming server (documented by Empatica; a Windows program, default ``127.0.0.1:28000``)
 ------------------------------------------------------------------------------------------------
+Sources: Empatica, "Message Protocol and Command Structure" (developer.empatica.com/windows-streaming-server-
+commands.html, updated January 2019) and "Data Streaming Packets" (developer.empatica.com/windows-streaming-server-
+data.html, updated January 2019).
+
 ASCII lines ending ``\\r\\n`` in both directions; one ``recv`` may hold several or partial lines,
 so input is buffered by line (:class:`E4LineParser`).
 
@@ -10,13 +14,19 @@ Commands (client -> server): ``device_discover_list``, ``device_connect_btle <id
 ``pause ON|OFF``, ``device_disconnect`` (:func:`build_command` and friends).
 
 Replies (server -> client) start with ``R``: ``R <command> [args...] OK`` or
-``R <command> [args...] ERR <reason text>`` (e.g. ``R device_subscribe acc OK``), plus the status
-lines ``R connection lost to device <id>`` and ``R connection re-established to device <id>``.
+``R <command> [args...] ERR <reason text>`` (e.g. ``R device_subscribe acc OK``; the page also shows
+``R device_subscribe acc ON``). Device lists: ``R device_list <n> | <id> <name> | ...`` and
+``R device_discover_list <n> | <id> <name> allowed|not_allowed | ...`` (the page's manual-BTLE example answers
+``device_discover_list`` with ``R device_list ...``: both are accepted, :func:`parse_device_list`). System
+messages (:class:`E4Status`): ``R connection lost to device <id>``, ``R connection re-established to device
+<id>`` and ``R device <id> turned off via button`` (firmware > 1.2.4.x).
 
 Data lines: ``<stream> <unix_ts.frac> <values...>``: ``E4_Acc ts x y z`` (raw units, 64 = 1 g,
-range +-2 g, 32 Hz), ``E4_Bvp``, ``E4_Gsr``, ``E4_Ibi``, ``E4_Hr``, ``E4_Battery``, ``E4_Tag``
-and the temperature as ``E4_Temperature`` (the documentation's list says ``E4_Temp``: both are
-accepted). Timestamps are computed by the server (first packet arrival + nominal rate), so they are
+range +-2 g, 32 Hz), ``E4_Bvp``, ``E4_Gsr``, ``E4_Ibi``, ``E4_Hr``, ``E4_Battery``, ``E4_Tag ts``
+(a button press: a timestamp and **no value**) and the temperature as ``E4_Temperature`` (the documentation's
+list says ``E4_Temp``: both are accepted). The page's ``E4_Hr`` example writes decimal commas
+(``E4_Hr 1525769423,37371 142,2156``, a Windows locale): a number with one comma and no dot is read with the
+comma as the decimal separator. Timestamps are computed by the server (first packet arrival + nominal rate), so they are
 host-clock times, not device-clock times. ACC axes: +x toward the USB slot, +y toward the shorter
 strap, +z toward the bottom of the device; the sign of gravity is not documented (``sign="unknown"``).
 
@@ -63,6 +73,11 @@ DATA_TAGS = {
 
 #: Longest line kept (a longer one is discarded as garbage).
 MAX_LINE = 4096
+
+#: Stand-in "characteristic" UUID under which the server's TCP byte stream is recorded in ``.m3erec`` files and
+#: routed through :class:`~firmware_bridge.session.StreamSession` (a TCP stream has no GATT characteristic):
+#: ``uuid5(NAMESPACE_URL, "https://developer.empatica.com/windows-streaming-server-data.html")``.
+TCP_STREAM_UUID = "397ce7e4-2b96-5982-9f36-7a136522a38e"
 
 
 class E4CommandError(Multi3EdgeError):
@@ -141,13 +156,63 @@ class E4Reply:
 
 @dataclass(frozen=True)
 class E4Status:
-    """``R connection lost to device <id>`` (``lost``) / ``... re-established ...`` (``reestablished``)."""
+    """A system message: ``R connection lost to device <id>`` (``lost``), ``R connection re-established to device
+    <id>`` (``reestablished``), ``R device <id> turned off via button`` (``turned_off``)."""
 
-    kind: Literal["lost", "reestablished"]
+    kind: Literal["lost", "reestablished", "turned_off"]
     device_id: str
+
+    def describe(self) -> str:
+        """One human line, e.g. ``E4 9ff167: turned off with its button``."""
+        what = {"lost": "Bluetooth connection to the server lost (the server tries to reconnect)",
+                "reestablished": "Bluetooth connection re-established",
+                "turned_off": "turned off with its button"}[self.kind]
+        return f"E4 {self.device_id or '?'}: {what}"
 
 
 E4Message = E4Data | E4Reply | E4Status
+
+
+@dataclass(frozen=True)
+class E4DeviceInfo:
+    """One device of a ``device_list`` / ``device_discover_list`` reply; ``allowed`` is None when not stated."""
+
+    device_id: str
+    name: str
+    allowed: bool | None = None
+
+
+def parse_device_list(reply: E4Reply) -> list[E4DeviceInfo]:
+    """The devices of ``R device_list <n> | <id> <name> | ...`` or ``R device_discover_list <n> | <id> <name>
+    allowed|not_allowed | ...``; ``R device_list 0`` is an empty list.
+
+    Raises:
+        DecodeError: the count does not match the entries, or an entry has no id.
+    """
+    if reply.status == "ERR":
+        raise DecodeError("bad_value", f"R {reply.command} ERR {reply.text}")
+    parts = [p.strip() for p in " ".join(reply.args).split("|")]
+    try:
+        count = int(parts[0]) if parts[0] else 0
+    except ValueError:
+        raise DecodeError("bad_value", f"device count {parts[0]!r} is not an integer") from None
+    out = []
+    for entry in parts[1:]:
+        words = entry.split()
+        if not words:
+            continue
+        allowed = {"allowed": True, "not_allowed": False}.get(words[-1]) if len(words) > 2 else None
+        out.append(E4DeviceInfo(words[0], " ".join(words[1:-1] if allowed is not None else words[1:]), allowed))
+    if len(out) != count:
+        raise DecodeError("bad_length", f"device list announces {count} device(s) and holds {len(out)}")
+    return out
+
+
+def _number(token: str) -> float:
+    """A float; ``"1525769423,37371"`` (one comma, no dot: a Windows decimal comma) reads as 1525769423.37371."""
+    if "," in token and "." not in token and token.count(",") == 1:
+        token = token.replace(",", ".")
+    return float(token)
 
 
 def parse_line(line: str) -> E4Message:
@@ -165,6 +230,8 @@ def parse_line(line: str) -> E4Message:
                 return E4Status("lost", tokens[-1] if len(tokens) > 5 else "")
             if rest.startswith("re-established to device"):
                 return E4Status("reestablished", tokens[-1] if len(tokens) > 5 else "")
+        if tokens[1] == "device" and len(tokens) >= 6 and tokens[3:6] == ["turned", "off", "via"]:
+            return E4Status("turned_off", tokens[2])
         args = tokens[2:]
         if "ERR" in args:
             i = args.index("ERR")
@@ -175,11 +242,11 @@ def parse_line(line: str) -> E4Message:
     stream = DATA_TAGS.get(head)
     if stream is None:
         raise DecodeError("bad_magic", f"unknown line tag {head!r}")
-    if len(tokens) < 3:
+    if len(tokens) < (2 if stream == "tag" else 3):  # E4_Tag carries a timestamp only (Data Streaming Packets)
         raise DecodeError("truncated", f"data line without values: {line!r}")
     try:
-        ts = float(tokens[1])
-        values = tuple(float(t) for t in tokens[2:])
+        ts = _number(tokens[1])
+        values = tuple(_number(t) for t in tokens[2:])
     except ValueError as e:
         raise DecodeError("bad_value", f"{line!r}: {e}") from None
     if stream == "acc" and len(values) != 3:
@@ -326,8 +393,9 @@ class E4StreamingClient:
             raise EOFError("E4 streaming server closed the connection")
         return self.parser.feed(chunk)
 
-    async def command(self, line: bytes, expect: str) -> E4Reply:
-        """Send a command line and wait for the reply whose command word is ``expect``."""
+    async def command(self, line: bytes, expect: str | tuple[str, ...]) -> E4Reply:
+        """Send a command line and wait for the reply whose command word is ``expect`` (or one of them)."""
+        expected = (expect,) if isinstance(expect, str) else expect
         assert self._writer is not None, "not connected"
         self._writer.write(line)
         await self._writer.drain()
@@ -336,7 +404,7 @@ class E4StreamingClient:
             reply: E4Reply | None = None
             while reply is None:
                 for m in await self._read_chunk():  # keep the whole chunk: data may follow the reply
-                    if reply is None and isinstance(m, E4Reply) and m.command == expect:
+                    if reply is None and isinstance(m, E4Reply) and m.command in expected:
                         reply = m
                     else:
                         self._route(m)
@@ -350,6 +418,16 @@ class E4StreamingClient:
             raise E4CommandError(f"{line.decode().strip()!r} failed: {reply.text}")
         return reply
 
+    async def list_devices(self) -> list[E4DeviceInfo]:
+        """``device_list``: the E4s connected to the server over Bluetooth."""
+        return parse_device_list(await self.command(cmd_device_list(), "device_list"))
+
+    async def discover_devices(self) -> list[E4DeviceInfo]:
+        """``device_discover_list`` (manual BTLE): E4s in range, not yet connected (the documented example answers it
+        as ``R device_list``: both accepted)."""
+        return parse_device_list(await self.command(cmd_device_discover_list(), ("device_discover_list",
+                                                                                 "device_list")))
+
     async def start(self, device_id: str, streams: tuple[str, ...] = ("acc",)) -> None:
         """``device_connect <id>`` then ``device_subscribe <stream> ON`` for each stream."""
         await self.command(cmd_device_connect(device_id), "device_connect")
@@ -357,7 +435,10 @@ class E4StreamingClient:
             await self.command(cmd_device_subscribe(s, True), "device_subscribe")
 
     async def batches(self) -> AsyncIterator[ImuBatch]:
-        """Yield one :class:`ImuBatch` per received chunk that held E4_Acc lines; ends at EOF."""
+        """Yield one :class:`ImuBatch` per received chunk that held E4_Acc lines; ends at EOF.
+
+        (The command-line programs stream through :class:`firmware_bridge.e4_link.E4ServerConnection`, which
+        records the raw byte stream; this iterator is the plain-Python way.)"""
         while True:
             if self._pending_acc:
                 lines, self._pending_acc = self._pending_acc, []

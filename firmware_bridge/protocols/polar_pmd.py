@@ -50,6 +50,20 @@ Sample timestamps (as in Polar's ``PmdTimeStampUtils``)
     and sample i is at ``t - (n - 1 - i) delta``. ``ImuBatch.device_time_s`` holds these in seconds
     since 2000-01-01 (None when neither a previous frame nor a sample rate is known).
 
+    Negative times: where the SDK throws ``NegativeTimeStampError``
+    (``.../pmd/errors/BlePmdTimeStampError.kt``, thrown in ``.../pmd/model/PmdTimeStampUtils.kt``) this decoder
+    raises :class:`NegativeTimeStampError` (a :class:`DecodeError`, reason ``bad_value``; the frame is dropped
+    and counted): a frame whose timestamp is not after the previous frame's, and a first frame whose samples
+    would start at or before the epoch (``t < n * delta``). As in the SDK (``BlePMDClient.processPmdData``
+    stores the frame's timestamp before parsing it), the rejected frame's timestamp still becomes the
+    "previous" one, so a device clock that jumps back costs one frame, not the rest of the stream.
+
+    The sample rate of the first frame: the SDK takes it from the settings the measurement was started with
+    (``BlePMDClient.getSampleRate``: ``currentSettings[type].selected[SAMPLE_RATE]``). Here
+    :meth:`PolarPmdDecoder.apply_start_command` reads SAMPLE_RATE from the start command the host writes
+    (``02 type TLV...``) and :meth:`PolarPmdDecoder.apply_start_response` from the response, so the first
+    frame of each stream has device times too.
+
 Sign: ACC at rest reads about +1000 mG on the upward axis (e.g. z = 999 mG in the SDK's raw
 vector), i.e. specific force like Android; axes are the sensor's own.
 """
@@ -296,17 +310,53 @@ def parse_frame_header(data: bytes) -> PmdFrame:
     return PmdFrame(mtype, ts, bool(ftype & 0x80), ftype & 0x7F, bytes(data[_FRAME_HDR.size:]))
 
 
+class NegativeTimeStampError(DecodeError):
+    """Sample timestamps of a PMD frame would be negative or go backwards (the Polar SDK's
+    ``NegativeTimeStampError``, see the module docstring). Attributes: ``timestamp_ns``, ``previous_ns``."""
+
+    def __init__(self, message: str, timestamp_ns: int, previous_ns: int | None) -> None:
+        super().__init__("bad_value", message)
+        self.timestamp_ns = timestamp_ns
+        self.previous_ns = previous_ns
+
+
 def sample_times_ns(last_ns: int, n: int, previous_ns: int | None, sample_rate_hz: float | None) -> np.ndarray | None:
-    """Per-sample timestamps [ns, float] following the SDK's rule (see module docstring)."""
+    """Per-sample timestamps [ns, float] following the SDK's rule (see module docstring).
+
+    ``previous_ns`` None or 0 means "no previous frame" (the SDK's 0 too). Returns None when there is neither
+    a previous frame nor a sample rate.
+
+    Raises:
+        NegativeTimeStampError: ``last_ns <= previous_ns``, or (first frame) ``last_ns < n * 1e9 / rate`` or a
+            first sample at or before the epoch, as ``PmdTimeStampUtils.getTimeStamps`` throws.
+    """
     if n == 0:
         return np.zeros(0)
-    if previous_ns and last_ns > previous_ns:
+    if previous_ns:
+        if last_ns <= previous_ns:
+            raise NegativeTimeStampError(f"frame timestamp {last_ns} ns is not after the previous frame's "
+                                         f"{previous_ns} ns", last_ns, previous_ns)
         delta = (last_ns - previous_ns) / n
         return previous_ns + delta * np.arange(1, n + 1, dtype=np.float64)
     if sample_rate_hz and sample_rate_hz > 0:
         delta = 1e9 / sample_rate_hz
+        if last_ns < delta * n or last_ns - delta * (n - 1) <= 0:
+            raise NegativeTimeStampError(f"first frame: timestamp {last_ns} ns minus {n} samples at "
+                                         f"{sample_rate_hz:g} Hz is negative", last_ns, None)
         return last_ns - delta * np.arange(n - 1, -1, -1, dtype=np.float64)
     return None
+
+
+def start_command_settings(command: bytes) -> tuple[int, dict[str, list[int | float | bytes]]] | None:
+    """``(measurement type, settings)`` of a start command ``02 type TLV...``; None for any other command.
+
+    Raises:
+        DecodeError: a start command with malformed TLVs.
+    """
+    data = bytes(command)
+    if len(data) < 2 or data[0] != OP_START:
+        return None
+    return data[1] & 0x3F, parse_settings(data[2:])
 
 
 class PolarPmdDecoder(DecoderBase):
@@ -317,7 +367,8 @@ class PolarPmdDecoder(DecoderBase):
         sample_rates: sample rate [Hz] per measurement type (used for the first frame's times).
 
     ACC batches: ``acc`` in mG, ``gyro`` None. GYRO batches: ``gyro`` in deg/s and ``acc`` all NaN
-    (``meta["channels"] == ("gyro",)``). ``meta["timestamp_ns"]`` is the frame's raw timestamp.
+    (``meta["channels"] == ("gyro",)``). ``meta["timestamp_ns"]`` is the frame's raw timestamp,
+    ``meta["sample_rate_hz"]`` the stream's configured rate when known (start command / response).
     """
 
     name: ClassVar[str] = "polar-pmd"
@@ -335,6 +386,17 @@ class PolarPmdDecoder(DecoderBase):
             self._previous_ns.pop(measurement_type, None)
         else:
             self._previous_ns[measurement_type] = int(timestamp_ns)
+
+    def apply_start_command(self, command: bytes) -> None:
+        """Take SAMPLE_RATE (and FACTOR if given) from a start command the host writes (other commands: ignored)."""
+        parsed = start_command_settings(command)
+        if parsed is None:
+            return
+        mtype, s = parsed
+        if s.get("sample_rate"):
+            self.sample_rates[mtype] = float(s["sample_rate"][0])  # type: ignore[arg-type]
+        if s.get("factor"):
+            self.factors[mtype] = float(s["factor"][0])  # type: ignore[arg-type]
 
     def apply_start_response(self, response: PmdResponse) -> None:
         """Take FACTOR (and SAMPLE_RATE if present) from a successful start response."""
@@ -382,13 +444,16 @@ class PolarPmdDecoder(DecoderBase):
         n = values.shape[0]
         if n == 0:
             raise DecodeError("truncated", "frame without samples")
-        t_ns = sample_times_ns(frame.timestamp_ns, n, self._previous_ns.get(mt), self.sample_rates.get(mt))
-        self._previous_ns[mt] = frame.timestamp_ns
+        previous = self._previous_ns.get(mt)
+        self._previous_ns[mt] = frame.timestamp_ns  # before the check, as the SDK (module docstring)
+        t_ns = sample_times_ns(frame.timestamp_ns, n, previous, self.sample_rates.get(mt))
         meta = {
             "protocol": self.name, "measurement_type": mt, "measurement": MEASUREMENT_NAMES.get(mt, str(mt)),
             "compressed": frame.compressed, "frame_type": ft, "timestamp_ns": frame.timestamp_ns, "factor": factor,
             "channels": ("acc",) if mt == ACC else ("gyro",),
             "time_base": "s since 2000-01-01T00:00:00 (device clock)",
         }
+        if self.sample_rates.get(mt):
+            meta["sample_rate_hz"] = float(self.sample_rates[mt])  # the rate the stream was started with
         return [ImuBatch(acc=acc, gyro=gyro, device_time_s=None if t_ns is None else t_ns * 1e-9,
                          units=units, sign="android", meta=meta)]

@@ -25,6 +25,22 @@ wire types 0 varint, 1 fixed64, 2 length-delimited (varint length), 5 fixed32 (f
 (groups) are rejected. proto3 omits fields holding their default, so a missing float is 0.0 and a
 missing ``acc``/``gyro`` message is decoded as NaN. int32 negatives are 10-byte varints.
 
+Repeated occurrences (protobuf "last one wins" / merge rules, protobuf.dev/programming-guides/encoding,
+section "Last One Wins"): a non-repeated scalar (``deltaTime``, a Vec3 component) that appears more than once
+keeps the last value; a non-repeated embedded message (``acc``, ``gyro``, ``grav``, ``quat``, ``mag`` inside one
+SensorFrame) that appears more than once is MERGED as if parsed into the same message: components present in a
+later instance replace, components absent from it keep the earlier value; repeated fields (``sensorFrames``,
+``gestures``, ``signals``) append. Checked against the official ``google.protobuf`` runtime in
+``tests/firmware_bridge/test_touch_sdk.py``.
+
+Handshake and approval (doublepointlab/touch-sdk-py ``src/touch_sdk/watch_connector.py``): the client writes
+``InputUpdate{clientInfo}`` to the input characteristic, THEN subscribes to the output; while the watch shows
+its approval dialog that write fails (BlueZ: ATT error 0x01 Invalid Handle; macOS: "Failed to write
+characteristic") yet the watch gets the client info, so the official client ignores the error. An ``Update``
+holding ``Signal.DISCONNECT`` (``signals`` field 6, value 1) means "the wearer declined the connection" (or the
+watch app is exiting); any other Update means it was approved. :class:`TouchSdkDecoder` keeps both facts in
+:attr:`TouchSdkDecoder.declined` / :attr:`TouchSdkDecoder.approved`; the session acts on them.
+
 Batches: ``acc`` m/s^2 and ``gyro`` rad/s in the watch's Android sensor frame (``sign="android"``);
 ``device_time_s`` is the running sum of the frames' ``deltaTime`` (s since the decoder's first
 frame); ``meta`` holds ``grav`` (N,3), ``quat_xyzw`` (N,4, the toolkit's scalar-last order),
@@ -47,6 +63,9 @@ PROTOBUF_OUTPUT_UUID = "f9d60371-5325-4c64-b874-a68c7c555bad"
 PROTOBUF_INPUT_UUID = "f9d60372-5325-4c64-b874-a68c7c555bad"
 
 WT_VARINT, WT_I64, WT_LEN, WT_I32 = 0, 1, 2, 5
+
+#: ``Update.Signal`` values (watch_output.proto).
+SIGNAL_NONE, SIGNAL_DISCONNECT, SIGNAL_CONNECT_APPROVED, SIGNAL_DESCRIPTION_UPDATE = 0, 1, 2, 3
 
 # Update fields
 U_SENSOR_FRAMES, U_GESTURES, U_SIGNALS, U_DELTA_TIME, U_UNIX_TIME, U_PRESSURE = 1, 2, 6, 7, 8, 16
@@ -123,9 +142,14 @@ def _int64(v: int) -> int:
     return v - (1 << 64) if v & (1 << 63) else v
 
 
-def parse_floats(data: bytes, count: int) -> list[float]:
-    """Vec3 (count 3: x y z) or Quat (count 4: w x y z); missing fields are 0.0 (proto3)."""
-    out = [0.0] * count
+def parse_floats(data: bytes, count: int, into: list[float] | None = None) -> list[float]:
+    """Vec3 (count 3: x y z) or Quat (count 4: w x y z); missing fields are 0.0 (proto3).
+
+    With ``into`` (the values of an earlier instance of the same field) the message is merged into it, as
+    protobuf parsers do for a repeated occurrence of a non-repeated embedded message: fields present in
+    ``data`` replace, absent ones keep their earlier value. ``into`` is updated in place and returned.
+    """
+    out = into if into is not None else [0.0] * count
     for f, wt, v in iter_fields(data):
         if 1 <= f <= count:
             _expect(f, wt, WT_I32)
@@ -139,11 +163,11 @@ def parse_sensor_frame(data: bytes) -> dict[str, object]:
     names = {SF_GYRO: "gyro", SF_ACC: "acc", SF_GRAV: "grav", SF_MAG: "mag", SF_MAG_CAL: "mag_cal"}
     for f, wt, v in iter_fields(data):
         if f in names:
-            _expect(f, wt, WT_LEN)
-            out[names[f]] = parse_floats(v, 3)  # type: ignore[arg-type]
+            _expect(f, wt, WT_LEN)  # a repeated occurrence merges into the earlier one (module docstring)
+            out[names[f]] = parse_floats(v, 3, out.get(names[f]))  # type: ignore[arg-type]
         elif f == SF_QUAT:
             _expect(f, wt, WT_LEN)
-            out["quat"] = parse_floats(v, 4)  # type: ignore[arg-type]
+            out["quat"] = parse_floats(v, 4, out.get("quat"))  # type: ignore[arg-type]
         elif f == SF_DELTA_TIME:
             _expect(f, wt, WT_VARINT)
             out["delta_time"] = _int32(v)  # type: ignore[arg-type]
@@ -226,18 +250,33 @@ def encode_update(acc: np.ndarray, gyro: np.ndarray | None = None, delta_time_ms
     return bytes(out)
 
 
+def encode_signals(signals: Sequence[int]) -> bytes:
+    """A frameless ``Update`` carrying only ``signals`` (packed repeated enum, field 6), e.g.
+    ``encode_signals([SIGNAL_DISCONNECT])`` == ``32 01 01``: what the watch sends when the wearer declines."""
+    packed = b"".join(write_varint(int(s)) for s in signals)
+    return _len_field(U_SIGNALS, packed) if packed else b""
+
+
 # ---------------------------------------------------------------------------------------------
 # decoder
 
 
 class TouchSdkDecoder(DecoderBase):
-    """Decoder of Touch SDK ``Update`` notifications (state: running device time)."""
+    """Decoder of Touch SDK ``Update`` notifications (state: running device time, approval).
+
+    Attributes:
+        approved: an Update without a DISCONNECT signal has arrived (the watch accepted the connection).
+        declined: an Update with a DISCONNECT signal has arrived (the wearer declined, or the watch app quit);
+            set even when that Update has no sensor frames (then :meth:`decode` returns no batch).
+    """
 
     name: ClassVar[str] = "touch-sdk"
 
     def __init__(self) -> None:
         super().__init__()
         self._t_ms: int | None = None
+        self.approved = False
+        self.declined = False
 
     def reset(self) -> None:
         self._t_ms = None
@@ -276,6 +315,10 @@ class TouchSdkDecoder(DecoderBase):
             elif f == U_PRESSURE:
                 _expect(f, wt, WT_I32)
                 meta["pressure_hPa"] = _f32(v)  # type: ignore[arg-type]
+        if SIGNAL_DISCONNECT in meta["signals"]:  # type: ignore[operator]
+            self.declined = True
+        else:
+            self.approved = True
         if not frames:
             return []
 

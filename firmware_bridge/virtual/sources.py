@@ -217,13 +217,17 @@ def imu_stream_packets(series: SampleSeries, samples_per_packet: int = 5, *, fir
     """Encode ``series`` as imu-stream packets; yields ``(t_last_sample_s, packet)`` (see module docstring).
 
     Device timestamps: ``t0_us = round(t_s[first] * 1e6)`` (u64 when it does not fit u32, e.g. unix
-    time), ``period_us`` = the packet's mean spacing. The first packet carries the RESTART flag.
+    time), ``period_us`` = the packet's mean spacing. The first packet carries the RESTART flag. LSB sizes:
+    ``series.meta["acc_scale"]`` / ``["gyro_scale"]`` when given (raw device values of a ``file:`` replay, any unit),
+    else the format's defaults.
     """
     n_ch = 1 + (series.gyro is not None)
     limit = imu_stream.max_samples(n_ch, ts64=True)
     if not 1 <= samples_per_packet <= limit:
         raise ConfigError(f"samples_per_packet must be 1..{limit} for {n_ch} channels, got {samples_per_packet}")
     nominal_us = max(1, int(round(1e6 / series.rate_hz)))
+    scales = {f"{ch}_scale": float(series.meta[f"{ch}_scale"]) for ch in ("acc", "gyro")  # type: ignore[arg-type]
+              if f"{ch}_scale" in series.meta}
     for k, sl in enumerate(packet_slices(len(series), samples_per_packet)):
         t = series.t_s[sl]
         m = t.shape[0]
@@ -232,7 +236,7 @@ def imu_stream_packets(series: SampleSeries, samples_per_packet: int = 5, *, fir
         period_us = max(1, period_us)
         payload = imu_stream.encode_packet(
             first_seq + k, t0_us, period_us, series.acc[sl], None if series.gyro is None else series.gyro[sl],
-            restart=restart_first and k == 0)
+            restart=restart_first and k == 0, **scales)
         yield float(t[-1]), payload
 
 

@@ -84,8 +84,9 @@ def test_openpack_layout_scales_and_labels(tmp_path, scale, name):
     recs = load_openpack(tmp_path)
     assert [r.recording for r in recs] == ["U0101_S0100_e401", "U0101_S0100_e402"]
     r = recs[0]
-    assert r.meta["acc_scale"] == name and r.gyro is None and r.wrist == "left" and recs[1].wrist == "right"
-    np.testing.assert_allclose(r.acc, np.tile([0.0, 0.0, G_MS2], (96, 1)), atol=1e-9)  # face up -> +Z
+    assert r.meta["acc_scale"] == name and r.gyro is None and r.wrist == "right" and recs[1].wrist == "left"
+    # the E4 lies face up (bottom down); OpenPack's E4s are worn palmar, so that is the back of the hand facing down
+    np.testing.assert_allclose(r.acc, np.tile([0.0, 0.0, -G_MS2], (96, 1)), atol=1e-9)
     lab = np.array(OP_CLASSES)[r.labels]
     rel = t - t[0]
     assert set(lab[rel < 1000]) == {"Picking"}

@@ -1,6 +1,6 @@
-"""int8 parity thresholds on the committed default model's watch bundle (models/default/edge/watch).
+"""int8 parity thresholds on the committed default model's watch bundle (toolkit/default_model/edge/watch).
 
-The bundle was made by ``edge-export --int8 --checkpoint models/default`` (reports/export.md). Each int8 artefact
+The bundle was made by ``edge-export --int8 --checkpoint toolkit/default_model`` (reports/export.md). Each int8 artefact
 is loaded in its own runtime (after its manifest hash check) and compared with the float student on the
 held-out subjects' windows that neither teacher, student nor calibration saw.
 """
@@ -19,8 +19,8 @@ from export.manifest import load_artefact, read_manifest, verify_file
 from export.student import EdgeStudent, StudentConfig
 
 REPO = Path(__file__).resolve().parents[2]
-BUNDLE = REPO / "models" / "default" / "edge" / "watch"
-WINDOWS = REPO / "models" / "default" / "windows.npz"
+BUNDLE = REPO / "toolkit" / "default_model" / "edge" / "watch"
+WINDOWS = REPO / "toolkit" / "default_model" / "windows.npz"
 
 
 @pytest.fixture(scope="module")

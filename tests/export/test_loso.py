@@ -14,7 +14,7 @@ from export.loso import LosoOptions, build_parser, main, run_loso
 from toolkit.train.data import generated_windows
 
 REPO = Path(__file__).resolve().parents[2]
-PRETRAINED = REPO / "models" / "default" / "pretrained.pt"
+PRETRAINED = REPO / "toolkit" / "default_model" / "pretrained.pt"
 
 
 def _rows(x: np.ndarray) -> set[bytes]:
@@ -28,7 +28,7 @@ def loso_run(tmp_path_factory) -> dict:
     int8 .pte and .onnx (.tflite round trips are tested in test_export.py); records the windows that distillation
     and calibration actually received."""
     if not PRETRAINED.is_file():
-        pytest.skip("models/default/pretrained.pt not in this checkout")
+        pytest.skip("toolkit/default_model/pretrained.pt not in this checkout")
     windows = generated_windows(subjects=3, classes=4, per_class=40)
     seen: dict[str, list] = {"distill": [], "calibration": []}
     mp = pytest.MonkeyPatch()

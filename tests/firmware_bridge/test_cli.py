@@ -63,7 +63,7 @@ def test_record_virtual_devices(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 @pytest.mark.parametrize(("argv", "expected"), [
-    (["--device", "AA:BB:CC:DD:EE:FF", "--profile", "polar-h99"], "unknown device profile 'polar-h99'"),
+    (["--device", "AA:BB:CC:DD:EE:FF", "--profile", "polar-h99"], "--profile 'polar-h99': neither a BLE protocol"),
     (["--virtual", "walkman"], "unknown virtual device 'walkman'"),
     (["--virtual", "sp-sw-har:s05_03", "--data-root", "/nonexistent-root"], "/nonexistent-root"),
     (["--virtual", "sine", "--device", "x"], "either --device"),

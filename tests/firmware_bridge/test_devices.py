@@ -21,7 +21,7 @@ from toolkit.errors import ConfigError
 
 
 def test_registry_names_and_lookup() -> None:
-    assert list(PROFILES) == ["imu-stream", "touch-sdk", "polar-pmd", "empatica-e4-ble"]
+    assert list(PROFILES) == ["imu-stream", "touch-sdk", "polar-pmd", "empatica-e4-ble", "empatica-e4-server"]
     for name, profile in PROFILES.items():
         assert get_profile(name) is profile
         assert get_profile(profile) is profile

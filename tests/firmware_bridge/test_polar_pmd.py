@@ -19,8 +19,10 @@ import struct
 import numpy as np
 import pytest
 
+from firmware_bridge.devices import get_profile, polar_start_commands
 from firmware_bridge.protocols import polar_pmd as pmd
 from firmware_bridge.protocols.base import DecodeError
+from toolkit.device_profiles import get_real_profile
 
 # AccDataTest.kt, `process acc raw data frame type 1`
 ACC_RAW1_HEADER = bytes.fromhex("02 0094357700000000 01")
@@ -202,3 +204,62 @@ def test_errors(payload, reason):
     with pytest.raises(DecodeError) as ei:
         pmd.PolarPmdDecoder().decode(payload)
     assert ei.value.reason == reason
+
+
+# ---------------------------------------------------------------------------------------------
+# negative timestamps (the SDK's NegativeTimeStampError) and the stream's sample rate
+
+
+def test_negative_first_frame_raises_like_the_sdk() -> None:
+    # PmdTimeStampUtilsTest.kt `assert on invalid input, time stamps are negative`: previous 0, timestamp
+    # 100000 ns, 100 samples at 52 Hz -> NegativeTimeStampError
+    with pytest.raises(pmd.NegativeTimeStampError) as ei:
+        pmd.sample_times_ns(100_000, 100, 0, 52)
+    assert isinstance(ei.value, DecodeError) and ei.value.reason == "bad_value"
+    # the same rule inside the decoder: 36 samples at 52 Hz need 36 / 52 s = 0.69 s before the last one
+    frame = bytes([2]) + struct.pack("<Q", 500_000_000) + ACC_RAW1_HEADER[9:] + ACC_RAW1_CONTENT
+    dec = pmd.PolarPmdDecoder(sample_rates={pmd.ACC: 52})
+    with pytest.raises(pmd.NegativeTimeStampError):
+        dec.decode(frame)
+    assert dec.dropped_packets == 1 and dec.drop_reasons == {"bad_value": 1}
+
+
+def test_timestamp_going_back_raises_and_costs_one_frame() -> None:
+    def frame(t_ns: int) -> bytes:
+        return bytes([2]) + struct.pack("<Q", t_ns) + ACC_RAW1_HEADER[9:] + ACC_RAW1_CONTENT
+
+    dec = pmd.PolarPmdDecoder(sample_rates={pmd.ACC: 52})
+    dec.decode(frame(10_000_000_000))
+    for bad in (10_000_000_000, 9_000_000_000):  # equal, then earlier than the previous frame
+        with pytest.raises(pmd.NegativeTimeStampError, match="not after the previous"):
+            dec.decode(frame(bad))
+    # as the SDK, the rejected frame's timestamp became the previous one: the next frame is fine again
+    (b,) = dec.decode(frame(9_000_000_000 + 36 * 20_000_000))
+    assert b.device_time_s[0] == pytest.approx(9.02) and np.diff(b.device_time_s) == pytest.approx(0.02)
+    assert (dec.decoded_packets, dec.dropped_packets) == (2, 2)
+
+
+def test_start_command_rate_reaches_the_decoder() -> None:
+    dec = pmd.PolarPmdDecoder()
+    dec.apply_start_command(bytes.fromhex("02 02 02 01 08 00 00 01 c8 00 01 01 10 00"))  # H10 ACC start, 200 Hz
+    dec.apply_start_command(pmd.build_stop(pmd.ACC))  # not a start: ignored
+    assert dec.sample_rates == {pmd.ACC: 200.0}
+    (b,) = dec.decode(ACC_RAW1_HEADER + ACC_RAW1_CONTENT)  # the stream's FIRST frame: 36 samples, last at 2 s
+    assert b.device_time_s is not None and b.meta["sample_rate_hz"] == 200.0
+    assert b.device_time_s[-1] == pytest.approx(2.0) and np.diff(b.device_time_s) == pytest.approx(0.005)
+
+
+def test_profile_decoder_and_session_hook_know_the_rate() -> None:
+    profile = get_profile("polar-pmd")
+    dec = profile.new_decoder()
+    assert isinstance(dec, pmd.PolarPmdDecoder)
+    # the default start commands' rates (Verity Sense 52 Hz) = the nominal rate the live runner assumes
+    assert dec.sample_rates == {pmd.ACC: 52.0, pmd.GYRO: 52.0} == {
+        pmd.ACC: get_real_profile("polar-verity-sense").rate_hz, pmd.GYRO: 52.0}
+    (b,) = dec.decode(ACC_RAW1_HEADER + ACC_RAW1_CONTENT)
+    assert b.device_time_s is not None and np.diff(b.device_time_s) == pytest.approx(1 / 52)
+    # what the session does with each start command it writes: an H10 at 50 Hz, no gyro
+    dec2 = profile.new_decoder()
+    for char_uuid, command in polar_start_commands(acc_rate_hz=50, gyro=False):
+        profile.on_start_command(dec2, char_uuid, command)
+    assert dec2.sample_rates[pmd.ACC] == 50.0

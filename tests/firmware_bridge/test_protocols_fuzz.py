@@ -27,9 +27,17 @@ VALID: dict[str, list[bytes]] = {
     "e4-ble-int8x3": [bytes(range(18))],
     "e4-ble-int16x3le": [bytes(range(36))],
 }
+def _polar_decoder() -> polar_pmd.PolarPmdDecoder:
+    """As in the SDK's tests, previous timestamp 100 ns (ACC_C1's 101 ns is negative as a first frame at 52 Hz)."""
+    dec = polar_pmd.PolarPmdDecoder(factors={2: 2.44e-4}, sample_rates={2: 52, 5: 52})
+    for mtype in (2, 5):
+        dec.set_previous_timestamp(mtype, 100)
+    return dec
+
+
 FACTORIES = {
     "imu-stream": imu_stream.ImuStreamDecoder,
-    "polar-pmd": lambda: polar_pmd.PolarPmdDecoder(factors={2: 2.44e-4}, sample_rates={2: 52, 5: 52}),
+    "polar-pmd": _polar_decoder,
     "touch-sdk": touch_sdk.TouchSdkDecoder,
     "e4-tcp": e4.E4LineDecoder,
     "e4-ble-int8x3": lambda: e4.E4BleAccDecoder("int8x3"),

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-BUNDLE = REPO / "models" / "default" / "edge" / "watch"
+BUNDLE = REPO / "toolkit" / "default_model" / "edge" / "watch"
 
 
 def copy_bundle(dst: Path) -> Path:

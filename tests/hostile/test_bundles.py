@@ -155,7 +155,7 @@ def test_channels_not_matching_the_model_input(bundle: Path) -> None:
 
 
 def test_committed_bundle_still_loads_and_classifies() -> None:
-    art = mf.load_artefact(mf.Path("models/default/edge/watch"), "onnx")
+    art = mf.load_artefact(mf.Path("toolkit/default_model/edge/watch"), "onnx")
     label, logits = art.classify(np.zeros((60, 6)))
     assert label in art.classes and logits.shape == (len(art.classes),)
 

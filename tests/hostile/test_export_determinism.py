@@ -18,7 +18,7 @@ import hashlib, json, sys
 import torch
 from export.exporters import executorch as et
 from export.student import EdgeStudent, StudentConfig
-b = "models/default/edge/watch"
+b = "toolkit/default_model/edge/watch"
 cfg = StudentConfig(**json.load(open(f"{b}/student.json")))
 m = EdgeStudent(cfg)
 m.load_state_dict(torch.load(f"{b}/student.pt", weights_only=True))

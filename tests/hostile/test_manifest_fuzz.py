@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from export import manifest as mf
 from toolkit.errors import InputFileError
 
-REAL = json.loads((Path(__file__).resolve().parents[2] / "models/default/edge/watch/manifest.json").read_text())
+REAL = json.loads((Path(__file__).resolve().parents[2] / "toolkit/default_model/edge/watch/manifest.json").read_text())
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=8),

@@ -67,12 +67,12 @@ def random_chunks(n: int, seed: int, low: int = 1, high: int = 50) -> list[slice
 def replayed_recording(recording_id: str = "s01_01", seed: int = 0,
                        holes: tuple[tuple[float, float], ...] = ()) -> Recording:
     """A real-looking ~100 Hz jittered recording rebuilt from the committed training windows
-    (``models/default/windows.npz``, sp-sw-har at 30 Hz, consecutive windows overlap by one hop): the 30 Hz
+    (``toolkit/default_model/windows.npz``, sp-sw-har at 30 Hz, consecutive windows overlap by one hop): the 30 Hz
     signal of ``recording_id`` is stitched back together and evaluated at :func:`jittered_times` by a cubic spline.
     Labels are all 0 (the tests only compare predictions)."""
     from scipy.interpolate import CubicSpline
 
-    with np.load(REPO / "models" / "default" / "windows.npz", allow_pickle=False) as z:
+    with np.load(REPO / "toolkit" / "default_model" / "windows.npz", allow_pickle=False) as z:
         x = z["x"][z["recording"] == recording_id].astype(np.float64)
         rate = float(z["rate_hz"])
         hop = int(round(float(z["hop_s"]) * rate))

@@ -16,7 +16,7 @@ from toolkit.stream.engine import Prediction, StreamEngine
 from toolkit.stream.offline import offline_predictions, stream_windows
 
 REPO = Path(__file__).resolve().parents[2]
-BUNDLE = REPO / "models" / "default" / "edge" / "watch"
+BUNDLE = REPO / "toolkit" / "default_model" / "edge" / "watch"
 _LOADED: dict[str, object] = {}
 
 

@@ -28,7 +28,7 @@ from toolkit.mount import Mount
 from toolkit.stream.offline import offline_predictions
 
 ROOT = Path(__file__).resolve().parents[2]
-MODEL = ROOT / "models" / "default" / "edge" / "watch"
+MODEL = ROOT / "toolkit" / "default_model" / "edge" / "watch"
 FIXTURES = ROOT / "tests" / "fixtures"
 
 

@@ -26,6 +26,11 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from toolkit.quiet import quiet_third_party
+
+# Before any command module imports torch / torchao / executorch / LiteRT: their warnings fire at import time.
+quiet_third_party()
+
 #: Short command name -> module of this package holding its ``main``.
 COMMANDS = {
     "simulate": "simulate",

@@ -23,15 +23,26 @@ import numpy as np
 
 from calibration.device import FORMAT_VERSION, CalibrationFile
 from calibration.procedure import PROTOCOL, calibrate_stream
-from firmware_bridge.connect import default_recording_path, open_devices, start_and_connect, stop_on_signals
+from firmware_bridge.connect import (
+    check_bluetooth,
+    check_e4_server,
+    default_recording_path,
+    e4_server_target,
+    open_devices,
+    open_e4,
+    output_on_success,
+    start_and_connect,
+    stop_on_signals,
+)
 from firmware_bridge.devices import get_profile as get_ble_profile
 from firmware_bridge.playback import RecordedStream, open_recording
 from firmware_bridge.session import StreamSession
 from firmware_bridge.transport import RetryPolicy
 from firmware_bridge.virtual.catalog import NAME_FORMS, VirtualDeviceSpec
 from toolkit.cli.args import positive_float
+from toolkit.cli.devices import PROFILE_HELP, add_e4_option, split_profile
 from toolkit.cli.replays import resolve_virtual
-from toolkit.device_profiles import get_real_profile
+from toolkit.device_profiles import RealDeviceProfile, get_real_profile
 from toolkit.errors import ConfigError
 from toolkit.programs import EXIT_USAGE, output_file, parse_args, run_cli
 from toolkit.strict_json import dumps as strict_dumps
@@ -45,6 +56,9 @@ examples:
 
   # a real watch running an imu-stream app: follow the instructions on screen
   {PROG} --device "Galaxy Watch" --wrist left --out calibration.json
+
+  # an Empatica E4 through Empatica's E4 streaming server (port 28000); --device picks the E4 by id
+  {PROG} --e4-server 192.168.1.20 --wrist left --out calibration.json
 
   # again from the recording the live run left (or any edge-record / edge-stream recording of the protocol)
   {PROG} --recording recordings/edge-calibrate-20261121-101500.m3erec --wrist left --out calibration.json
@@ -62,10 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--virtual", metavar="NAME", help=f"a virtual device ({NAME_FORMS}); `protocol` performs the "
                                                        "calibration protocol")
     src.add_argument("--recording", metavar="FILE", help="a .m3erec recording of the protocol")
+    add_e4_option(src)
     p.add_argument("--device-id", help="with --recording: which device of the recording (default: the only one)")
     p.add_argument("--table-first", action="store_true",
                    help="with --recording: the recording starts with the optional table step (watch lying face up)")
-    p.add_argument("--profile", help="BLE profile of --device (default: from its advertisement)")
+    p.add_argument("--profile", help=PROFILE_HELP)
     p.add_argument("--wrist", choices=("left", "right"), required=True, help="the wrist wearing the device")
     p.add_argument("--face", choices=("dorsal", "palmar"), default="dorsal",
                    help="nominal face side, used to report the offset (default: %(default)s)")
@@ -85,10 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 # --------------------------------------------------------------------------- the procedure on samples
 def calibrate_arrays(arrays: dict[str, Any], device_id: str, ble_profile: str, wrist: str, face: str,
-                     table_first: bool = False) -> Any:
+                     table_first: bool = False, description: RealDeviceProfile | None = None) -> Any:
     """Run :func:`calibration.procedure.calibrate_stream` on one device's concatenated samples (``t_s``,
-    ``device_time_s`` or None, ``arrival_s``, ``acc``, ``gyro``), finding the still poses automatically."""
-    profile = get_real_profile(get_ble_profile(ble_profile).real_profile)
+    ``device_time_s`` or None, ``arrival_s``, ``acc``, ``gyro``), finding the still poses automatically.
+    ``description`` (``--profile`` device description) replaces the BLE protocol's default profile."""
+    profile = description if description is not None else get_real_profile(get_ble_profile(ble_profile).real_profile)
     t = np.asarray(arrays["t_s"], np.float64)
     return calibrate_stream(t, arrays["acc"], arrays["gyro"], device_id=device_id, profile=profile, wrist=wrist,
                             face=face, device_time_s=arrays.get("device_time_s"), host_time_s=arrays.get("arrival_s"),
@@ -151,16 +167,31 @@ def from_recording(args: argparse.Namespace) -> Any:
             raise ConfigError(f"no device {args.device_id!r} in {args.recording} (it has: {', '.join(streams)})")
         stream = streams[args.device_id]
     return calibrate_arrays(stream.arrays(), stream.device_id, stream.profile, args.wrist, args.face,
-                            table_first=args.table_first)
+                            table_first=args.table_first, description=args.description)
 
 
 async def _live(args: argparse.Namespace, virtual: VirtualDeviceSpec | None) -> Any:
-    record = None if args.no_record else Path(args.record) if args.record else default_recording_path(PROG)
+    if args.e4_server is not None:  # reachable before any file or folder is made
+        await check_e4_server(args.e4_server, args.timeout)
+    elif virtual is None:
+        await check_bluetooth()
+    record = None if args.no_record else Path(args.record) if args.record else default_recording_path(PROG, False)
     batches: list[Any] = []
-    with stop_on_signals() as stop:
-        async with open_devices([virtual] if virtual is not None else [], [args.device], profile=args.profile,
-                                timeout=args.timeout, speed=args.speed) as (specs, backend, peripherals):
-            session = StreamSession(specs, backend=backend.client, backend_id=backend.id, record_to=record,
+    with stop_on_signals() as stop, output_on_success(record):
+        async with contextlib.AsyncExitStack() as stack:
+            if args.e4_server is not None:
+                _, name = e4_server_target(args.e4_server)
+                series = resolve_virtual(name, args.data_root).series if name else None
+                e4 = await stack.enter_async_context(open_e4(args.e4_server, args.device, args.timeout,
+                                                             series=series, speed=args.speed))
+                specs, backend_client, backend_id, peripherals = [e4.spec], None, e4.backend_id, []
+            else:
+                specs, backend, peripherals = await stack.enter_async_context(open_devices(
+                    [virtual] if virtual is not None else [], [args.device], profile=args.ble_profile,
+                    timeout=args.timeout, speed=args.speed))
+                backend_client, backend_id = backend.client, backend.id
+            session = StreamSession(specs, backend=backend_client, backend_id=backend_id,  # type: ignore[arg-type]
+                                    record_to=record,
                                     on_batch=batches.append,
                                     retry=RetryPolicy(connect_timeout=args.timeout), output_maxsize=0)
             try:
@@ -188,13 +219,13 @@ async def _live(args: argparse.Namespace, virtual: VirtualDeviceSpec | None) -> 
     if not batches:
         raise ConfigError(f"no samples received from {args.device or args.virtual}")
     arrays = RecordedStream(device_id, profile, [b.batch for b in batches]).arrays()
-    if args.virtual and args.speed != 1.0:
+    if (args.virtual or e4_server_target(args.e4_server or "h")[0] is None) and args.speed != 1.0:
         arrays["arrival_s"] = None  # a sped-up replay's arrival times say nothing about the device's clock
     if record is not None:
         print(f"{PROG}: raw packets recorded to {record}", file=sys.stderr)
     # the prompts run on the host clock, a person reacts late and a virtual device follows its own script: the
     # procedure finds the still poses itself
-    return calibrate_arrays(arrays, device_id, profile, args.wrist, args.face)
+    return calibrate_arrays(arrays, device_id, profile, args.wrist, args.face, description=args.description)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -204,10 +235,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
     def body() -> int:
-        if sum(map(bool, (args.device, args.virtual, args.recording))) != 1:
-            raise ConfigError("give exactly one source: --device NAME_OR_ADDRESS, --virtual NAME or --recording FILE")
+        if args.e4_server is not None:
+            if args.virtual or args.recording:
+                raise ConfigError("--e4-server takes no --virtual or --recording (--device ID picks the E4)")
+        elif sum(map(bool, (args.device, args.virtual, args.recording))) != 1:
+            raise ConfigError("give exactly one source: --device NAME_OR_ADDRESS, --virtual NAME, --e4-server "
+                              "HOST[:PORT] or --recording FILE")
         if args.speed <= 0:
             raise ConfigError("--speed must be > 0")
+        args.ble_profile, args.description = split_profile(args.profile)
         out = Path(args.out)
         if not out.parent.exists():
             raise ConfigError(f"folder {out.parent} does not exist")

@@ -41,8 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="label fractions (default 0.1 0.25 0.5 1.0)")
     e.add_argument("--seeds", nargs="+", type=non_negative_int(2**32 - 1))
     e.add_argument("--experts", nargs="*", type=positive_int(1024), help="experts sweep (give no value to skip it)")
-    e.add_argument("--split", choices=["loso", "groups"])
-    e.add_argument("--groups", type=bounded_int(2, 10_000), help="subject groups for --split groups (default 5)")
+    e.add_argument("--split", choices=["loso", "groups", "stratified-cases"],
+                   help="loso (default) | groups | stratified-cases (no subject ids, e.g. BasicMotions: case folds)")
+    e.add_argument("--groups", type=bounded_int(2, 10_000),
+                   help="subject groups for --split groups, case folds for --split stratified-cases (default 5)")
     e.add_argument("--subjects", nargs="+", help="restrict to these subjects")
     e.add_argument("--max-folds", type=positive_int(), help="evaluate only the first N folds")
     e.add_argument("--no-zero-shot", dest="zero_shot", action="store_const", const=False)

@@ -16,6 +16,12 @@ EPILOG = """examples:
   edge-finetune --dataset seglearn --method base --model tiny --epochs 5 --out runs/base
   edge-finetune --dataset sp-sw-har --method dcl --label-fraction 0.1 --test-subjects s01 s02
   edge-finetune --config runs/ft/config.yaml --freeze frozen --out runs/ft-frozen
+  edge-finetune --dataset openpack --channels acc --method base --out runs/ft-acc   # accelerometer only
+  edge-finetune ... --out runs/ft && edge-export --checkpoint runs/ft --int8         # OUT_DIR has windows.npz
+
+Writes OUT_DIR/classifier.pt + classifier.json (channel set, dataset reference, grid), metrics.json, config.yaml and
+windows.npz (the windows used, every subject; edge-export distils on them and holds the test subjects out).
+NaN / inf in a channel the model uses is refused naming the channel.
 """
 
 
@@ -27,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--checkpoint", help="pretrained Multi3Net checkpoint (.pt with its .json sidecar)")
     ap.add_argument("--method", choices=["multi3net", "base", "dcl"])
     ap.add_argument("--test-subjects", nargs="+", help="subjects held out for the final test")
+    ap.add_argument("--channels", choices=["acc", "acc+gyro"],
+                    help="input channels of the classifier (default: acc+gyro when every window has gyroscope "
+                         "data, else acc, said in the log); recorded in the checkpoint and every exported manifest")
     ap.add_argument("--label-fraction", type=finite_float(0.0, 1.0, min_inclusive=False),
                    help="share of labelled windows kept per class (0-1]")
     return ap
@@ -40,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
 
         cfg = FinetuneConfig.load_yaml(args.config) if args.config else FinetuneConfig()
-        flags = overrides(args, COMMON + FINETUNE + ["checkpoint", "method", "label_fraction"])
+        flags = overrides(args, COMMON + FINETUNE + ["checkpoint", "method", "label_fraction", "channels"])
         if args.test_subjects:
             flags["test_subjects"] = tuple(args.test_subjects)
         if args.checkpoint is None and args.method in ("base", "dcl"):
@@ -49,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         m = run_finetune(cfg)
         test = m.get("test")
         score = f"test macro F1 {test['macro_f1']:.3f} on {m['fold']['test']}" if test else "no test subjects"
-        print(f"{cfg.method} ({cfg.freeze}) on {cfg.dataset}: best epoch {m['best_epoch']}, {score}: {m['checkpoint']}")
+        print(f"{cfg.method} ({cfg.freeze}) on {cfg.dataset} [{', '.join(m['channels'])}]: best epoch "
+              f"{m['best_epoch']}, {score}: {m['checkpoint']}")
+        print(f"export it: edge-export --checkpoint {cfg.out_dir} --int8")
         return 0
 
     return run_cli("edge-finetune", body)

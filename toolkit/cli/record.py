@@ -14,13 +14,22 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from firmware_bridge.connect import open_devices, start_and_connect, stop_on_signals
+from firmware_bridge.connect import (
+    check_bluetooth,
+    check_e4_server,
+    e4_server_target,
+    open_devices,
+    open_e4,
+    output_on_success,
+    start_and_connect,
+    stop_on_signals,
+)
 from firmware_bridge.devices import profile_names
 from firmware_bridge.session import StreamSession
 from firmware_bridge.transport import RetryPolicy
 from firmware_bridge.virtual.catalog import NAME_FORMS, VirtualDeviceSpec
 from toolkit.cli.args import positive_float
-from toolkit.cli.devices import add_virtual_options, flatten
+from toolkit.cli.devices import add_e4_option, add_virtual_options, event_line, flatten, split_profile
 from toolkit.cli.replays import resolve_virtual
 from toolkit.errors import ConfigError
 from toolkit.programs import EXIT_USAGE, output_file, parse_args, run_cli
@@ -38,6 +47,10 @@ examples:
   # replay a real sp-sw-har recording and a Touch SDK emulation through the virtual radio
   edge-record --virtual sp-sw-har:s05_03 touch:sine:5 --out virt.m3erec
 
+  # an Empatica E4 through Empatica's E4 streaming server (port 28000); button tags are recorded as events
+  edge-record --e4-server 192.168.1.20 --device a0e4f1 --out e4.m3erec --seconds 600
+  edge-record --e4-server virtual --out e4.m3erec --seconds 20          # an in-process virtual E4
+
   # decode a recording afterwards (Python):
   #   from firmware_bridge.recording import decode_recording
   #   from firmware_bridge.devices import recording_decoders
@@ -53,9 +66,12 @@ def build_record_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=RECORD_PROG, description="Record raw BLE IMU packets to a .m3erec file.",
                                 epilog=RECORD_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", action="append", metavar="NAME_OR_ADDRESS",
-                   help="a real device: its address, or its advertised name (or a prefix of it); repeatable")
+                   help="a real device: its address, or its advertised name (or a prefix of it); repeatable; "
+                        "with --e4-server: the E4's id")
     p.add_argument("--profile", help=f"profile for every --device ({', '.join(profile_names())}); "
-                                     "default: the one its advertisement matches")
+                                     "default: the one its advertisement matches; for --virtual file:PATH "
+                                     "a device description (name or .yaml) whose rate_hz times a file "
+                                     "without a time column")
     p.add_argument("--out", required=True, help="recording file to create (.m3erec)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("--seconds", type=positive_float(),
@@ -67,6 +83,7 @@ def build_record_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=positive_float(1e6), default=1.0, help="virtual replay speed (1 = real time)")
     p.add_argument("--quiet", action="store_true", help="no live counters")
     add_virtual_options(p)
+    add_e4_option(p)
     return p
 
 
@@ -80,13 +97,29 @@ def _status_line(session: StreamSession, elapsed: float) -> str:
 
 
 async def _record(args: argparse.Namespace, virtual: list[VirtualDeviceSpec]) -> int:
-    with stop_on_signals() as stop:
-        async with open_devices(virtual, args.device, profile=args.profile, timeout=args.timeout,
-                                speed=args.speed) as (specs, backend, peripherals):
+    if args.e4_server is not None:  # reachable before anything is created
+        await check_e4_server(args.e4_server, args.timeout)
+    elif not virtual:
+        await check_bluetooth()
+    with stop_on_signals() as stop, output_on_success(Path(args.out)):
+        async with contextlib.AsyncExitStack() as stack:
+            if args.e4_server is not None:
+                _, name = e4_server_target(args.e4_server)
+                series = resolve_virtual(name, args.data_root).series if name else None
+                e4 = await stack.enter_async_context(open_e4(args.e4_server, (args.device or [None])[0],
+                                                             args.timeout, series=series, speed=args.speed))
+                specs, backend_client, backend_id = [e4.spec], None, e4.backend_id
+                finished = [e4.virtual.finished] if e4.virtual is not None else []
+            else:
+                specs, backend, peripherals = await stack.enter_async_context(open_devices(
+                    virtual, args.device, profile=args.ble_profile, timeout=args.timeout, speed=args.speed))
+                backend_client, backend_id = backend.client, backend.id
+                finished = [p.finished for p in peripherals]
             retry = RetryPolicy(connect_timeout=args.timeout)
-            session = StreamSession(specs, backend=backend.client, backend_id=backend.id, record_to=args.out,
-                                    flush_interval_s=args.flush_interval,
+            session = StreamSession(specs, backend=backend_client, backend_id=backend_id,  # type: ignore[arg-type]
+                                    record_to=args.out, flush_interval_s=args.flush_interval,
                                     retry=retry, output_maxsize=0)
+            session.add_event_callback(lambda ev: _print_event(ev.event, ev.device_id))
             started = time.monotonic()
             try:
                 await start_and_connect(session, args.timeout)
@@ -98,8 +131,10 @@ async def _record(args: argparse.Namespace, virtual: list[VirtualDeviceSpec]) ->
                     elapsed = time.monotonic() - started
                     if args.seconds is not None and elapsed >= args.seconds:
                         break
-                    if peripherals and all(p.finished.is_set() for p in peripherals):
+                    if finished and all(f.is_set() for f in finished):
                         await asyncio.sleep(0.2)  # let the last notifications arrive
+                        break
+                    if session.error is not None:  # e.g. an E4 turned off, a server gone
                         break
                     if not args.quiet and elapsed >= next_status:
                         next_status += 1.0
@@ -115,7 +150,16 @@ async def _record(args: argparse.Namespace, virtual: list[VirtualDeviceSpec]) ->
             n = sum(c["packets"] for c in session.counters().values())
             print(f"{RECORD_PROG}: wrote {args.out}: {n} packets from {len(specs)} device(s)"
                   + (" (interrupted)" if stop.is_set() else ""), file=sys.stderr)
+            if session.error is not None:
+                print(f"{RECORD_PROG}: error: {session.error}", file=sys.stderr)
+                return 1
             return 0
+
+
+def _print_event(event: dict, device_id: str) -> None:
+    line = event_line(event, device_id)
+    if line is not None:
+        print(("\n" if sys.stderr.isatty() else "") + f"{RECORD_PROG}: {line}", file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -126,8 +170,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         names = flatten(args.virtual)
-        if bool(names) == bool(args.device):
-            raise ConfigError("give either --device NAME_OR_ADDRESS or --virtual NAME (one or more)")
+        if args.e4_server is not None:
+            if names or len(args.device or []) > 1:
+                raise ConfigError("with --e4-server give at most one --device (the E4's id) and no --virtual")
+        elif bool(names) == bool(args.device):
+            raise ConfigError("give either --device NAME_OR_ADDRESS, --virtual NAME (one or more) or --e4-server "
+                              "HOST[:PORT]")
         if args.seconds is not None and args.seconds <= 0:
             raise ConfigError("--seconds must be > 0")
         if args.flush_interval <= 0:
@@ -142,8 +190,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         output_file(out)
         if out.exists():
             out.unlink()
+        # an unknown profile name before any Bluetooth check
+        args.ble_profile, description = split_profile(getattr(args, "profile", None))
+        if description is not None and not any(n.startswith("file:") for n in names):
+            raise ConfigError(f"--profile {args.profile}: edge-record stores raw packets; a device description is "
+                              f"only used to time --virtual file:PATH replays (give a BLE protocol: "
+                              f"{', '.join(profile_names())})")
+        rate = description.rate_hz if description is not None else None
         # resolve names before starting anything: one-line errors for bad names / missing data
-        virtual = [resolve_virtual(name, args.data_root) for name in names]
+        virtual = [resolve_virtual(name, args.data_root, rate) for name in names]
         return asyncio.run(_record(args, virtual))
 
     return run_cli(RECORD_PROG, body)

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
-from firmware_bridge.virtual.catalog import NAME_FORMS, VirtualDeviceSpec, start_virtual_peripherals
+from firmware_bridge.virtual.catalog import (
+    NAME_FORMS,
+    VirtualDeviceSpec,
+    split_profile_prefix,
+    start_virtual_peripherals,
+)
 from firmware_bridge.virtual.peripheral import VirtualPeripheral
 from firmware_bridge.virtual.sources import (
     SampleSeries,
@@ -29,6 +33,7 @@ from firmware_bridge.virtual.sources import (
     generate_still,
     worn,
 )
+from toolkit.cli.file_replay import load_trial_file
 from toolkit.data import seglearn, sp_sw_har
 from toolkit.data.paths import DatasetNotFoundError, find_dataset
 from toolkit.device_profiles import get_real_profile
@@ -51,17 +56,19 @@ def _seconds(arg: str, name: str) -> float:
     return value
 
 
-def resolve_virtual(name: str, data_root: str | Path | None = None) -> VirtualDeviceSpec:
+def resolve_virtual(name: str, data_root: str | Path | None = None, rate_hz: float | None = None
+                    ) -> VirtualDeviceSpec:
     """Turn a catalogue name into a :class:`VirtualDeviceSpec` (loads the recording).
+
+    ``file:PATH`` replays one trial file's raw device values over imu-stream (:mod:`toolkit.cli.file_replay`);
+    ``rate_hz`` (the ``--profile`` device's nominal rate) times a file without a time column.
 
     Raises:
         ConfigError: unknown name (one line listing the forms) or bad argument.
         DatasetNotFoundError: the recording is not found (says where it looked).
     """
-    profile: Literal["imu-stream", "touch-sdk"] = "imu-stream"
     base, *modifiers = name.strip().split("@")
-    if base.startswith("touch:"):
-        profile, base = "touch-sdk", base[len("touch:"):]
+    profile, watch_mode, base = split_profile_prefix(base)  # touch:, touch-approval:, touch-declines:
     wearing = _wearing(modifiers, name)
     kind, _, arg = base.partition(":")
     if kind in ("sine", "still"):
@@ -73,6 +80,11 @@ def resolve_virtual(name: str, data_root: str | Path | None = None) -> VirtualDe
         series = load_sp_sw_har_subject(arg, data_root)
     elif kind == "sp-sw-har" and arg:
         series = load_sp_sw_har_recording(arg, data_root)
+    elif kind == "file" and arg:  # raw device values: the receiver converts them with --profile
+        if wearing or profile != "imu-stream":
+            raise ConfigError(f"virtual device {name!r}: a file: replay sends the file's raw values over imu-stream; "
+                              "give the wrist with --wrist / --mount and no touch: prefix or @ modifier")
+        series = load_trial_file(arg, rate_hz)
     elif kind == "seglearn" and arg:
         if not arg.isdigit():
             raise ConfigError(f"bad virtual device {name!r}: seglearn needs a recording index, e.g. seglearn:3")
@@ -82,7 +94,7 @@ def resolve_virtual(name: str, data_root: str | Path | None = None) -> VirtualDe
     if wearing:
         series = worn(series, **wearing)  # type: ignore[arg-type]
     series.name = name
-    return VirtualDeviceSpec(name, profile, series)
+    return VirtualDeviceSpec(name, profile, series, watch_mode)
 
 
 def _wearing(modifiers: list[str], name: str) -> dict[str, object]:

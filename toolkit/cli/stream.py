@@ -24,9 +24,20 @@ import numpy as np
 
 from calibration.device import SI_UNITS, CalibrationFile, DeviceCalibration
 from export.manifest import load_artefact
-from firmware_bridge.connect import default_recording_path, open_devices, start_and_connect, stop_on_signals
+from firmware_bridge.connect import (
+    check_bluetooth,
+    check_e4_server,
+    default_recording_path,
+    e4_server_target,
+    open_devices,
+    open_e4,
+    output_on_success,
+    start_and_connect,
+    stop_on_signals,
+)
 from firmware_bridge.devices import get_profile as get_ble_profile
 from firmware_bridge.playback import open_recording
+from firmware_bridge.recording import events_of
 from firmware_bridge.session import StreamSession
 from firmware_bridge.transport import RetryPolicy
 from firmware_bridge.virtual.catalog import NAME_FORMS, VirtualDeviceSpec
@@ -39,18 +50,21 @@ from toolkit.cli.args import (
     positive_int,
     probability,
 )
+from toolkit.cli.devices import PROFILE_HELP, add_e4_option, event_line, event_record, split_profile
 from toolkit.cli.replays import resolve_virtual
 from toolkit.device_profiles import get_real_profile
 from toolkit.errors import ConfigError
 from toolkit.mount import Mount
 from toolkit.programs import EXIT_USAGE, output_file, parse_args, run_cli
+from toolkit.resources import default_watch_bundle
+from toolkit.stream.bundles import choose_bundle
 from toolkit.stream.engine import StreamEngine
 from toolkit.stream.live import LabelTrack, LiveRunner, prediction_record
 from toolkit.strict_json import dumps as strict_dumps
 
 PROG = "edge-stream"
-DEFAULT_MODEL = "dist/watch"
-FALLBACK_MODEL = "models/default/edge/watch"
+DEFAULT_MODEL = "dist"
+FALLBACK_MODEL = "the default model's bundles shipped in the package (toolkit/default_model/edge)"
 
 EXAMPLES = f"""\
 examples:
@@ -69,10 +83,16 @@ examples:
   # a real watch running an imu-stream app, calibrated with edge-calibrate beforehand
   {PROG} --device "Galaxy Watch" --calibration calibration.json --model dist/watch
 
+  # an Empatica E4 through Empatica's E4 streaming server (port 28000) with an accelerometer-only bundle;
+  # button presses show up as tags (terminal and --json lines); `--e4-server virtual` needs no hardware
+  {PROG} --e4-server 192.168.1.20 --model dist/watch-acc --json
+  {PROG} --e4-server virtual --model dist/watch-acc --seconds 30
+
   # stream a recording (from edge-record / edge-stream) through the engine, as fast as it decodes
   {PROG} --recording recordings/run1.m3erec --json
 
-Model: an edge-export bundle folder (default {DEFAULT_MODEL}; the repository ships {FALLBACK_MODEL}).
+Model: an edge-export bundle folder, or a folder of bundles (default {DEFAULT_MODEL}, else {FALLBACK_MODEL}): a
+device without gyroscope (an E4, an accelerometer-only --profile) gets its watch-acc bundle, the others watch.
 Calibration: devices listed in --calibration use their calibration; the others get their profile's axes and
 --wrist/--face (or --mount DEVICE=right[,palmar][,rotDEG]). Ctrl-C stops cleanly and keeps the recording.
 """
@@ -83,11 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_argument_group("source (one of)")
     src.add_argument("--device", action="append", metavar="NAME_OR_ADDRESS",
-                     help="a real device: address or advertised name (prefix); repeatable")
+                     help="a real device: address or advertised name (prefix); repeatable; with --e4-server: the "
+                          "E4's id")
     src.add_argument("--virtual", nargs="+", action="append", metavar="NAME",
                      help=f"virtual devices on the in-process bumble radio ({NAME_FORMS})")
     src.add_argument("--recording", metavar="FILE", help="a .m3erec recording to stream through the engine")
-    p.add_argument("--profile", help="BLE profile for every --device (default: from its advertisement)")
+    add_e4_option(src)
+    p.add_argument("--profile", help=PROFILE_HELP)
     p.add_argument("--data-root", help="folder holding sp-sw-har/ (default: $MULTI3EDGE_DATA, else ../shared/data)")
     m = p.add_argument_group("model")
     m.add_argument("--model", default=DEFAULT_MODEL, help="edge-export bundle folder (default: %(default)s)")
@@ -148,21 +170,39 @@ def parse_mount(text: str) -> tuple[str, dict[str, Any]]:
     return dev, out
 
 
-def resolve_model_folder(model: str) -> Path:
-    folder = Path(model)
-    if (folder / "manifest.json").is_file():
-        return folder
-    hint = (f"; run `edge-export --int8` first (writes dist/), or use --model {FALLBACK_MODEL}"
-            if model == DEFAULT_MODEL else "")
-    raise ConfigError(f"--model {model}: no edge-export bundle there (manifest.json missing){hint}")
+def resolve_model_folder(model: str, has_gyro: bool = True) -> Path:
+    """The bundle folder of ``--model`` for a device with / without gyroscope (:func:`choose_bundle`); the default
+    (``dist``) falls back to the packaged default model's bundles when ``dist`` holds none."""
+    if model == DEFAULT_MODEL and not Path(model).is_dir():
+        packaged = default_watch_bundle(check=False).parent
+        if (packaged / "watch" / "manifest.json").is_file():
+            return choose_bundle(packaged, has_gyro)
+    return choose_bundle(model, has_gyro)
+
+
+def source_has_gyro(args: argparse.Namespace, virtual: list[Any]) -> bool:
+    """Whether the stream's source has a gyroscope, as far as it is known before connecting (for the bundle choice;
+    a real BLE device without ``--profile`` is assumed to have one, and the engine refuses it later if not)."""
+    if args.e4_server is not None:
+        return False
+    if args.description is not None:
+        return bool(args.description.has_gyro)
+    if args.ble_profile is not None:
+        return bool(get_real_profile(get_ble_profile(args.ble_profile).real_profile).has_gyro)
+    if virtual:
+        return all(spec.series.gyro is not None for spec in virtual)
+    return True
 
 
 class Calibrations:
     """Per-device transforms: the calibration file's entries, else the profile's axes and a mount."""
 
-    def __init__(self, path: str | None, wrist: str, face: str, mounts: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, path: str | None, wrist: str, face: str, mounts: dict[str, dict[str, Any]],
+                 raw_devices: dict[str, Any] | None = None, description: Any = None) -> None:
         self.file = CalibrationFile.load(path) if path else None
         self.wrist, self.face, self.mounts = wrist, face, mounts
+        self.raw_devices = raw_devices or {}  # device id -> RealDeviceProfile of its raw values (file: replays)
+        self.description = description  # --profile device description: replaces the BLE protocol's axes
         self.used: dict[str, str] = {}  # device id -> how it was calibrated (for the view / summary)
 
     def for_device(self, device_id: str, ble_profile: str) -> Any:
@@ -173,8 +213,29 @@ class Calibrations:
         mount = Mount(**{"wrist": self.wrist, "face": self.face, **self.mounts.get(device_id, {})})
         self.used[device_id] = f"profile + mount {mount.wrist}/{mount.face}" + (
             f"/{mount.rotation_deg:g}deg" if mount.rotation_deg else "")
-        profile = get_real_profile(get_ble_profile(ble_profile).real_profile)
+        if device_id in self.raw_devices:  # raw device values: the --profile converts them, then the mount
+            raw = self.raw_devices[device_id]
+            self.used[device_id] += f", raw values through profile {raw.name}"
+            mounted = DeviceCalibration.identity(device_id, get_real_profile("wear-os-watch"), mount).apply
+
+            def from_raw(acc: np.ndarray, gyro: np.ndarray | None = None, **_: Any) -> Any:
+                return mounted(*raw.to_simulator(acc, gyro), units=SI_UNITS)
+
+            return from_raw
+        if self.description is not None:
+            profile = self.description
+            self.used[device_id] += f", axes of profile {profile.name}"
+        else:
+            profile = get_real_profile(get_ble_profile(ble_profile).real_profile)
         return functools.partial(DeviceCalibration.identity(device_id, profile, mount).apply, units=SI_UNITS)
+
+
+def raw_device_profile(args: argparse.Namespace) -> Any:
+    """The device description that converts a ``--virtual file:PATH`` replay's raw values (``--profile``)."""
+    if args.description is None:
+        raise ConfigError("--virtual file:PATH sends the file's raw device values: give --profile (the device "
+                          "description that converts them)")
+    return args.description
 
 
 # --------------------------------------------------------------------------- output
@@ -309,16 +370,17 @@ def with_device_side_loss(counters: dict[str, dict[str, Any]], peripherals: dict
 
 
 # --------------------------------------------------------------------------- run
-def make_engine(args: argparse.Namespace) -> tuple[Any, Any]:
-    folder = resolve_model_folder(args.model)
+def make_engine(args: argparse.Namespace, has_gyro: bool = True) -> tuple[Any, Any]:
+    folder = resolve_model_folder(args.model, has_gyro)
     artefact = load_artefact(folder, args.runtime, args.precision, threads=args.threads)
     return artefact, StreamEngine(artefact, smoothing_k=args.smoothing)
 
 
 def make_runner(args: argparse.Namespace, engine: Any, listeners: list[Any],
-                labels: dict[str, Any] | None = None, rates: dict[str, float] | None = None) -> Any:
+                labels: dict[str, Any] | None = None, rates: dict[str, float] | None = None,
+                raw_devices: dict[str, Any] | None = None) -> Any:
     mounts = dict(parse_mount(m) for m in (args.mount or []))
-    cals = Calibrations(args.calibration, args.wrist, args.face, mounts)
+    cals = Calibrations(args.calibration, args.wrist, args.face, mounts, raw_devices, args.description)
     runner = LiveRunner(engine, default_transform=cals.for_device, labels=labels, source_rates_hz=rates,
                         listeners=listeners)
     runner.calibrations = cals  # type: ignore[attr-defined]
@@ -360,19 +422,32 @@ def _print_summary(summary: dict[str, Any], args: argparse.Namespace) -> None:
 
 def stream_recording(args: argparse.Namespace) -> int:
     """``--recording``: every device of a recording through the engine, in recorded order."""
-    artefact, engine = make_engine(args)
+    # a folder of bundles: the recording says whether its devices have a gyroscope; a bundle: the model first
+    replay = None if (Path(args.model) / "manifest.json").is_file() else open_recording(args.recording)
+    has_gyro = replay is None or all(b.gyro is not None for st in replay.streams.values() for b in st.batches)
+    artefact, engine = make_engine(args, has_gyro)
+    replay = replay or open_recording(args.recording)
+    streams = replay.streams
     listeners = [JsonLines()] if args.json else []
     runner = make_runner(args, engine, listeners)
     started = time.perf_counter()
-    replay = open_recording(args.recording)
-    streams = replay.streams
     for dev, stream in streams.items():
         for b in stream.batches:
             t = b.device_time_s if b.device_time_s is not None else b.host_time_s
             runner.feed(dev, t, b.acc, b.gyro, arrival_s=None, ble_profile=stream.profile)
     runner.finish()
+    tags = 0
+    for ev in events_of(replay.contents, ("tag", "device-status", "device-gone")):  # E4 button tags, status lines
+        tags += ev.kind == "tag"
+        record = event_record(ev.event, ev.device_id, ev.host_time)
+        if args.json and record is not None:
+            print(strict_dumps(record), flush=True)
+        line = event_line(ev.event, ev.device_id)
+        if line is not None and not args.quiet:
+            print(f"{PROG}: {line}", file=sys.stderr)
     summary = _summary(runner, {}, list(streams), artefact, False, None, time.perf_counter() - started)
     summary["recording_check"] = {**replay.report(), "description": replay.describe() or None}
+    summary["tags"] = tags
     if not args.quiet:
         header = f"{PROG}: {args.recording}" + (f"  [{replay.describe()}]" if replay.describe() else "")
         View(sys.stderr, False).draw(render_view(runner, {}, list(streams), header,
@@ -381,28 +456,70 @@ def stream_recording(args: argparse.Namespace) -> int:
     return 0
 
 
+class Events:
+    """Device events (E4 button tags, status lines): a terminal line, a ``--json`` line, a count for the view."""
+
+    def __init__(self, json_lines: bool) -> None:
+        self.json_lines = json_lines
+        self.tags = 0
+        self.last_tag = ""
+
+    def __call__(self, ev: Any) -> None:
+        if ev.event.get("event") == "tag":
+            self.tags += 1
+            self.last_tag = time.strftime("%H:%M:%S", time.localtime(ev.host_time))
+        record = event_record(ev.event, ev.device_id, ev.host_time)
+        if self.json_lines and record is not None:
+            print(strict_dumps(record), flush=True)
+        line = event_line(ev.event, ev.device_id)
+        if line is not None:
+            print(f"{PROG}: {line}", file=sys.stderr, flush=True)
+
+    def header(self) -> str:
+        return f"  tags: {self.tags} (last {self.last_tag})" if self.tags else ""
+
+
 async def _stream_live(args: argparse.Namespace, virtual: list[VirtualDeviceSpec]) -> int:
-    artefact, engine = make_engine(args)
+    # the source must be reachable before the model is loaded (seconds) and before any file or folder is made
+    if args.e4_server is not None:
+        await check_e4_server(args.e4_server, args.timeout)
+    elif not virtual:
+        await check_bluetooth()
+    artefact, engine = make_engine(args, source_has_gyro(args, virtual))
     listeners: list[Any] = [JsonLines()] if args.json else []
     if args.lsl:
         listeners.append(LslOutlet(list(artefact.classes)))
-    record = None if args.no_record else Path(args.record) if args.record else default_recording_path(PROG)
-    if record is not None:
-        record.parent.mkdir(parents=True, exist_ok=True)
+    record = None if args.no_record else Path(args.record) if args.record else default_recording_path(PROG, False)
     faults = FaultConfig(loss_prob=args.loss, jitter_sd=args.jitter_ms / 1e3, seed=args.seed)
-    with stop_on_signals() as stop:
-        async with open_devices(virtual, args.device, profile=args.profile, timeout=args.timeout,
-                                speed=args.speed, faults=faults) as (specs, backend, peripherals):
-            labels, rates = {}, {}
+    events = Events(args.json)
+    with stop_on_signals() as stop, output_on_success(record):
+        async with contextlib.AsyncExitStack() as stack:
+            e4_finished = []
+            if args.e4_server is not None:
+                _, name = e4_server_target(args.e4_server)
+                series = resolve_virtual(name, args.data_root).series if name else None
+                e4 = await stack.enter_async_context(open_e4(args.e4_server, (args.device or [None])[0],
+                                                             args.timeout, series=series, speed=args.speed))
+                specs, backend_client, backend_id, peripherals = [e4.spec], None, e4.backend_id, []
+                e4_finished = [e4.virtual.finished] if e4.virtual is not None else []
+            else:
+                specs, backend, peripherals = await stack.enter_async_context(open_devices(
+                    virtual, args.device, profile=args.ble_profile, timeout=args.timeout, speed=args.speed,
+                    faults=faults))
+                backend_client, backend_id = backend.client, backend.id
+            labels, rates, raw = {}, {}, {}
             for p in peripherals:  # labelled replays: the recording's labels and nominal rate
                 series = p.virtual_spec.series
                 rates[p.name] = float(series.meta.get("nominal_rate_hz", series.rate_hz))
                 if series.labels is not None:
                     labels[p.name] = LabelTrack(np.asarray(series.t_s, np.float64), np.asarray(series.labels, str))
-            runner = make_runner(args, engine, listeners, labels, rates)
-            session = StreamSession(specs, backend=backend.client, backend_id=backend.id, record_to=record,
-                                    on_batch=runner.on_batch,
+                if series.meta.get("raw_device_values"):  # file: replays send raw values; --profile converts
+                    raw[p.name] = raw_device_profile(args)
+            runner = make_runner(args, engine, listeners, labels, rates, raw)
+            session = StreamSession(specs, backend=backend_client, backend_id=backend_id,  # type: ignore[arg-type]
+                                    record_to=record, on_batch=runner.on_batch,
                                     retry=RetryPolicy(connect_timeout=args.timeout), output_maxsize=0)
+            session.add_event_callback(events)
             view = View(sys.stderr, args.quiet)
             started = time.monotonic()
             header = (f"{PROG}: {artefact.folder} ({artefact.entry['target']} {artefact.entry['precision']}, "
@@ -427,8 +544,13 @@ async def _stream_live(args: argparse.Namespace, virtual: list[VirtualDeviceSpec
                     if peripherals and all(p.finished.is_set() for p in peripherals):
                         await asyncio.sleep(0.3)  # the last notifications
                         break
+                    if e4_finished and all(f.is_set() for f in e4_finished):  # the virtual E4's replay ended
+                        await asyncio.sleep(0.3)
+                        break
+                    if session.error is not None:  # the device is gone (an E4 turned off, its server closed)
+                        break
                     view.draw(render_view(runner, session.counters(), session.device_ids,
-                                          f"{header}  {elapsed:6.1f} s", states()), elapsed)
+                                          f"{header}  {elapsed:6.1f} s{events.header()}", states()), elapsed)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), 0.25)
                 interrupted = stop.is_set()
@@ -439,7 +561,12 @@ async def _stream_live(args: argparse.Namespace, virtual: list[VirtualDeviceSpec
             elapsed = time.monotonic() - started
             view.draw(render_view(runner, counters, session.device_ids, f"{header}  {elapsed:6.1f} s", states()),
                       elapsed, final=not args.quiet)
-    _print_summary(_summary(runner, counters, session.device_ids, artefact, interrupted, record, elapsed), args)
+    summary = _summary(runner, counters, session.device_ids, artefact, interrupted, record, elapsed)
+    if events.tags or args.e4_server is not None:
+        summary["tags"] = events.tags
+    _print_summary(summary, args)
+    if session.error is not None:
+        raise session.error  # one line, non-zero exit: the stream ended because the device is gone
     return 0
 
 
@@ -451,17 +578,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         virtual = [v for group in (args.virtual or []) for v in group]
-        if sum(map(bool, (virtual, args.device, args.recording))) != 1:
-            raise ConfigError("give exactly one source: --device NAME_OR_ADDRESS, --virtual NAME or --recording FILE")
+        if args.e4_server is not None:
+            if virtual or args.recording or len(args.device or []) > 1:
+                raise ConfigError("with --e4-server give at most one --device (the E4's id), no --virtual or "
+                                  "--recording")
+        elif sum(map(bool, (virtual, args.device, args.recording))) != 1:
+            raise ConfigError("give exactly one source: --device NAME_OR_ADDRESS, --virtual NAME, --e4-server "
+                              "HOST[:PORT] or --recording FILE")
         for m in args.mount or []:
             parse_mount(m)
-        resolve_model_folder(args.model)
+        args.ble_profile, args.description = split_profile(args.profile)
         if args.record:
             output_file(args.record, "--record", may_exist=False)
         if args.recording:
             return stream_recording(args)
         # one-line errors for bad names / missing data before anything starts
-        specs = [resolve_virtual(name, args.data_root) for name in virtual]
+        rate = raw_device_profile(args).rate_hz if any(v.startswith("file:") for v in virtual) else None
+        specs = [resolve_virtual(name, args.data_root, rate) for name in virtual]
+        resolve_model_folder(args.model, source_has_gyro(args, specs))
         return asyncio.run(_stream_live(args, specs))
 
     return run_cli(PROG, body)

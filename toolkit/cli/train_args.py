@@ -45,7 +45,11 @@ def add_common(ap: argparse.ArgumentParser) -> None:
 def add_finetune(ap: argparse.ArgumentParser) -> None:
     """Dataset and fine-tuning options (edge-finetune, edge-eval)."""
     f = ap.add_argument_group("fine-tuning")
-    f.add_argument("--dataset", help="seglearn | sp-sw-har | basicmotions | openpack | mmfit | csv:FILE | generated")
+    f.add_argument("--dataset", help="seglearn | sp-sw-har | basicmotions | openpack | mmfit | generated | "
+                                    "csv:FILE | folder:DIR (one file per trial + DIR/dataset.yaml) | ts:FILE.ts")
+    f.add_argument("--profile", metavar="FILE.yaml|NAME",
+                   help="the device of the real data in --dataset (csv:, folder:, ts:): a device description file "
+                   "(axes, units, rate; toolkit/device_profiles.py) or a built-in name, e.g. empatica-e4")
     f.add_argument("--freeze", choices=["frozen", "not_frozen"])
     f.add_argument("--patience", dest="unfreeze_patience", type=positive_int(),
                    help="P: evaluations without validation-loss improvement that unfreeze the encoder before its "
@@ -78,4 +82,4 @@ COMMON = ["out_dir", "model", "optimizer", "lr", "weight_decay", "batch_size", "
           "progress"]  # fmt: skip
 FINETUNE = ["dataset", "freeze", "unfreeze_patience", "early_stop_patience", "select_on", "class_weights",
             "val_fraction", "num_experts", "encoder", "data_root", "min_steps", "max_steps", "eval_every",
-            "unfreeze_at", "encoder_lr_scale"]  # fmt: skip
+            "unfreeze_at", "encoder_lr_scale", "profile"]  # fmt: skip

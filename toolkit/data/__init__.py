@@ -5,7 +5,10 @@
 * :mod:`toolkit.data.recording`: :class:`~toolkit.data.recording.Recording`, one continuous real recording already
   converted into the simulator's watch frame and SI units through an explicit device profile and mount.
 * loaders: :mod:`~toolkit.data.sp_sw_har`, :mod:`~toolkit.data.seglearn`, :mod:`~toolkit.data.basicmotions`,
-  :mod:`~toolkit.data.csv_format`, :mod:`~toolkit.data.openpack`, :mod:`~toolkit.data.mmfit`.
+  :mod:`~toolkit.data.csv_format`, :mod:`~toolkit.data.openpack`, :mod:`~toolkit.data.mmfit`; your own data:
+  :mod:`~toolkit.data.folder_format` (a folder of per-trial files + ``dataset.yaml``) and
+  :mod:`~toolkit.data.ts_format` (UEA/sktime ``.ts`` files).
+* :mod:`toolkit.data.resampling`: the one resampling to the model grid (training and streaming).
 * :mod:`toolkit.data.windows`: resampling and windowing of real recordings and of simulator datasets.
 * :mod:`toolkit.data.splits`: subject-wise folds and a train-only normaliser.
 """

@@ -13,6 +13,11 @@
   cover the most classes, and picks one of them with the fold's seed. Classes that no validation subject or no
   test subject of a fold has are named in the fold (``val_missing`` / ``test_missing``) and in a
   :class:`CoverageWarning`.
+* :func:`stratified_case_folds`: for datasets **without subject ids** (UEA ``.ts`` files such as BasicMotions),
+  ``k`` folds over the cases (recordings) with scikit-learn's seeded :class:`~sklearn.model_selection.
+  StratifiedKFold` on each case's label; the validation cases are a stratified share of the training cases. The
+  folds hold out cases, not people, so their scores are optimistic compared with subject-wise ones. Selected by
+  ``split: stratified-cases`` in the evaluation config (``edge-eval --split stratified-cases``).
 * :class:`Normalizer`: per-channel mean / std (NaN-aware, so missing gyro channels are ignored), fitted with
   :func:`fit_normalizer` on the fold's training windows only.
 """
@@ -26,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from toolkit.errors import ConfigError
 
@@ -68,10 +74,17 @@ class Fold:
         return out
 
 
+#: ``split`` value of the evaluation config that selects :func:`stratified_case_folds`.
+CASE_SPLIT = "stratified-cases"
+
+
 def _subjects(subject: np.ndarray | list[str]) -> list[str]:
     subs = sorted(set(np.asarray(subject).astype(str).tolist()))
     if len(subs) < 2:
-        raise ConfigError(f"subject-wise folds need at least 2 subjects, got {len(subs)}")
+        raise ConfigError(
+            f"subject-wise folds (leave-one-subject-out, subject groups) need subject ids, but the windows have "
+            f"{len(subs)} subject ({', '.join(subs) or 'none'}): give the dataset a subject file, or use the "
+            f"stratified case split (edge-eval --split {CASE_SPLIT}, or 'split: {CASE_SPLIT}' in the eval config)")
     return subs
 
 
@@ -209,6 +222,61 @@ def group_folds(
     return folds
 
 
+def case_labels(case: np.ndarray | list[str], y: np.ndarray) -> dict[str, int]:
+    """{case id: its majority label} of (N,) window case ids and labels (ties: the smallest label)."""
+    c = np.asarray(case).astype(str)
+    y = np.asarray(y, dtype=np.int64)
+    out = {}
+    for cid in sorted(set(c.tolist())):
+        vals, counts = np.unique(y[c == cid], return_counts=True)
+        out[cid] = int(vals[np.argmax(counts)])
+    return out
+
+
+def stratified_case_folds(
+    case: np.ndarray | list[str],
+    y: np.ndarray,
+    k: int = 5,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    class_names: list[str] | None = None,
+) -> list[Fold]:
+    """``k`` folds over cases (module docstring); the returned folds name **case ids** in their subject fields, so
+    use them with the windows' case (recording) ids: ``fold.indices(windows.recording)``.
+
+    Args:
+        case: (N,) case id of each window; y: (N,) labels; k: folds (at most the smallest class's case count);
+        val_fraction: share of each fold's training cases used for validation (stratified); seed: shuffling.
+
+    Raises:
+        ConfigError: fewer than 2 cases, or a class with fewer than ``k`` cases.
+    """
+    labels = case_labels(case, y)
+    ids = list(labels)
+    lab = np.asarray([labels[i] for i in ids])
+    if len(ids) < 2:
+        raise ConfigError(f"{CASE_SPLIT}: need at least 2 cases, got {len(ids)}")
+    smallest = int(np.min(np.bincount(lab)[np.unique(lab)]))
+    if not 2 <= k <= smallest:
+        raise ConfigError(f"{CASE_SPLIT}: {k} folds need at least {k} cases of every class (the smallest class has "
+                          f"{smallest}); use fewer folds (--groups)")
+    _n_val(2, val_fraction)  # validates val_fraction
+    classes_of = {i: frozenset([labels[i]]) for i in ids}
+    skf = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    folds = []
+    for f, (tr, te) in enumerate(skf.split(np.zeros(len(ids)), lab)):
+        train = [ids[i] for i in tr]
+        val: list[str] = []
+        n_val = _n_val(len(train), val_fraction)
+        if n_val:
+            strat = lab[tr] if np.min(np.bincount(lab[tr])[np.unique(lab[tr])]) >= 2 and n_val >= len(set(lab[tr])) \
+                else None
+            train, val = train_test_split(train, test_size=n_val, random_state=seed * 1000 + f, stratify=strat)
+        fold = Fold(f"cases-{f}", tuple(sorted(train)), tuple(sorted(val)), tuple(sorted(ids[i] for i in te)))
+        folds.append(with_coverage(fold, classes_of, class_names))
+    return folds
+
+
 @dataclass
 class Normalizer:
     """Per-channel standardisation ``(x - mean) / std``.
@@ -264,6 +332,7 @@ def fit_fold_normalizer(x: np.ndarray, subject: np.ndarray, fold: Fold) -> Norma
 
 
 __all__ = [
+    "CASE_SPLIT",
     "CoverageWarning",
     "Fold",
     "Normalizer",
@@ -272,6 +341,8 @@ __all__ = [
     "fit_normalizer",
     "group_folds",
     "loso_folds",
+    "case_labels",
+    "stratified_case_folds",
     "subject_classes",
     "subject_groups",
     "with_coverage",

@@ -8,10 +8,13 @@ Defaults (chosen here, configurable): **30 Hz** model rate, **2 s** windows (60 
 Resampling a real recording (:func:`resample_recording`):
 
 1. the recording is split at gaps longer than ``max_gap_s`` (default 0.25 s; a window never spans a gap);
-2. each segment is linearly interpolated from its jittery timestamps onto a uniform grid at its own nominal
-   rate (``rate_hz``, e.g. 100 Hz), which removes the jitter without filtering;
-3. that uniform signal goes through :func:`toolkit.sim.devices.resample_to_rate` (polyphase FIR, anti-aliased,
-   constants exact) to the model rate; the grid of step 3 starts at the segment's first timestamp;
+2. each segment is linearly interpolated from its jittery timestamps onto a uniform grid at its own rate
+   (``rec.rate_hz``, e.g. 100 Hz: the declared rate, or the measured one when they disagree by more than 2 %,
+   :func:`toolkit.data.recording.checked_rate_hz`), which removes the jitter without filtering;
+3. that uniform signal goes through the polyphase FIR of :mod:`toolkit.data.resampling` (anti-aliased when
+   downsampling, band-limited interpolation when upsampling, constants exact) to the model rate; the grid of
+   step 3 starts at the segment's first timestamp. Steps 2 and 3 are :func:`toolkit.data.resampling.
+   resample_segment`, the function whose filter the streaming path (:mod:`toolkit.stream.resample`) shares;
 4. labels: each output sample takes the label of the nearest input sample in time.
 
 Windows: a window is kept when it fits in one segment; its label is the majority of its per-sample labels
@@ -36,6 +39,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
 from toolkit.data.recording import Recording
+from toolkit.data.resampling import resample_segment
 from toolkit.errors import ConfigError
 from toolkit.sim.dataset import iter_clips
 from toolkit.sim.devices import resample_to_rate
@@ -170,15 +174,9 @@ def resample_recording(
         t, sig, lab = t[keep], sig[keep], lab[keep]
         if t.size < 2:
             continue
-        n_uni = int(np.floor((t[-1] - t[0]) * src_rate + 1e-9)) + 1
-        if n_uni < 2:
+        if int(np.floor((t[-1] - t[0]) * src_rate + 1e-9)) + 1 < 2:
             continue
-        t_uni = t[0] + np.arange(n_uni) / src_rate
-        uni = np.stack([np.interp(t_uni, t, sig[:, c]) for c in range(6)], axis=1)
-        res, got_rate = resample_to_rate(uni, src_rate, rate_hz)
-        t_res = t[0] + np.arange(res.shape[0]) / got_rate
-        keep_t = t_res <= t[-1] + 1e-9
-        t_res, res = t_res[keep_t], res[keep_t]
+        t_res, res, _ = resample_segment(t, sig, src_rate, rate_hz)
         # nearest input sample for the labels
         pos = np.clip(np.searchsorted(t, t_res), 1, t.size - 1)
         nearer_left = (t_res - t[pos - 1]) <= (t[pos] - t_res)

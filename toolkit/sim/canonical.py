@@ -27,6 +27,7 @@ from toolkit.sim.motion import DEFAULT_HEIGHT_M, DEFAULT_RATE_HZ, Motion
 from toolkit.sim.rotations import normalize_quat
 from toolkit.sim.skeleton import JOINT_INDEX
 
+_BLOCK = 2048  # frames per block of the normalisation (temporaries < 1 MB)
 FOOT_JOINTS = (
     JOINT_INDEX["left_ankle"],
     JOINT_INDEX["right_ankle"],
@@ -92,6 +93,8 @@ def canonicalize(
     scale: float = 1.0,
     height_m: float = DEFAULT_HEIGHT_M,
     rate_hz: float = DEFAULT_RATE_HZ,
+    consume: bool = False,
+    normalized: bool = False,
 ) -> Motion:
     """Normalise a retargeted motion (see the module docstring).
 
@@ -100,6 +103,10 @@ def canonicalize(
         scale: source units to reference metres (see :func:`leg_scale`).
         height_m: reference body height [m].
         rate_hz: output rate [Hz].
+        consume: ``raw.local_quat`` may be normalised in place and shared by the result (a
+            loader's own array: saves an array-sized copy on long clips).
+        normalized: ``raw.local_quat`` is already unit with ``w >= 0`` (as built by the AMASS
+            loader): the normalisation pass is skipped.
 
     Returns:
         The canonical :class:`Motion` (``height_m`` and ``pelvis_height_m`` set).
@@ -107,8 +114,15 @@ def canonicalize(
     if not raw.is_finite():
         raise ConfigError(f"motion {raw.name or raw.source!r} contains NaN or infinite values")
     body = reference_body(height_m)
-    motion = replace(raw, root_pos=raw.root_pos * scale, local_quat=normalize_quat(raw.local_quat))
-    motion = resample(motion, rate_hz)
+    quat = raw.local_quat if consume else np.empty_like(raw.local_quat)
+    if normalized and not consume:
+        quat[:] = raw.local_quat
+    elif not normalized:
+        for s in range(0, raw.num_frames, _BLOCK):  # cache-sized blocks: no array-sized temporaries
+            quat[s : s + _BLOCK] = normalize_quat(raw.local_quat[s : s + _BLOCK])
+    motion = replace(raw, root_pos=raw.root_pos * scale, local_quat=quat)
+    if not np.isclose(rate_hz, motion.rate_hz, rtol=0, atol=1e-9):  # (at the same rate: no copy)
+        motion = resample(motion, rate_hz)
     first = forward_kinematics(body.rest_joints, motion.local_quat[:1], motion.root_pos[:1], joints=list(FOOT_JOINTS))
     cols = first.columns(list(FOOT_JOINTS))
     feet = first.pos[0, cols]  # (4, 3)

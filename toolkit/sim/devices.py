@@ -96,7 +96,6 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from toolkit.errors import ConfigError
 from toolkit.frames import G_MS2
@@ -417,6 +416,8 @@ class DeviceInstance:
 
     def misalignment_matrices(self) -> np.ndarray:
         """(P, 3, 3) misalignment rotations ``R_mis`` (measured = R_mis @ ideal)."""
+        from scipy.spatial.transform import Rotation  # on use: scipy.spatial costs ~0.25 s of start-up
+
         return Rotation.from_rotvec(self.misalignment_rotvec_rad).as_matrix().reshape(-1, 3, 3)
 
     def to_dict(self) -> dict[str, Any]:

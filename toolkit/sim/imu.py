@@ -50,6 +50,13 @@ cubic Savitzky-Golay acceleration: 0.96 at 2 Hz, 0.86 at 4 Hz, 0.54 at 8 Hz). Ji
 position noise of 1 mm RMS per axis gives 2.8 m/s^2 RMS per axis of acceleration noise at 60 Hz
 with the 15 Hz band, 0.6 m/s^2 with an 8 Hz band (noise power grows as the band to the fifth
 power, ``s^2 (2/fs) (2 pi)^4 B^5 / 5``); lower ``bandwidth_hz`` for jittery sources.
+
+Speed and memory (issue 11: an hour of motion in well under 2 s). Forward kinematics runs in
+chunks of :data:`_CHUNK` frames, all joints of one tree level at a time, and keeps only the
+placements' (T, P) trajectories (plus, on request, every joint's position in a caller's array);
+the derivatives and the filter run in blocks of :data:`_BLOCK` frames. Every sample is computed
+with the same arithmetic as on the whole clip at once (``tests/sim/test_fast_paths.py``: chunked
+== unchunked), everything in float64.
 """
 
 from __future__ import annotations
@@ -65,7 +72,7 @@ from toolkit.sim.body import BodyModel
 from toolkit.sim.kinematics import Pose, forward_kinematics
 from toolkit.sim.motion import Motion
 from toolkit.sim.placements import Placement
-from toolkit.sim.rotations import quat_conj, quat_log, quat_mul, quat_rotate
+from toolkit.sim.rotations import quat_conj, quat_log_cf, quat_mul, quat_mul_cf, quat_rotate
 
 #: Default -3 dB bandwidth of both channels [Hz] (see the module docstring).
 DEFAULT_BANDWIDTH_HZ = 15.0
@@ -76,7 +83,8 @@ _D1 = np.array([-1.0, 9.0, -45.0, 0.0, 45.0, -9.0, 1.0]) / 60.0  # 1st derivativ
 _D2 = np.array([2.0, -27.0, 270.0, -490.0, 270.0, -27.0, 2.0]) / 180.0  # 2nd derivative, 6th order
 _STOP_DB = 60.0  # Kaiser design: stop-band attenuation [dB]
 _TRANSITION = 0.4  # transition width as a fraction of the bandwidth
-_CHUNK = 8192  # frames per forward-kinematics chunk
+_CHUNK = 4096  # frames per forward-kinematics chunk
+_BLOCK = 4096  # frames per block of the derivative and filter loops (cache-sized)
 
 
 @dataclass
@@ -90,7 +98,8 @@ class ImuSignals:
         pos: (T, P, 3) sensor position in the world [m].
         rate_hz: sample rate [Hz].
         placements: the P placements.
-        pose: the forward-kinematics result the signals came from.
+        pose: the forward kinematics of all 24 joints (only with ``simulate_imu(all_joints=True)``,
+            else None).
     """
 
     acc: np.ndarray
@@ -99,7 +108,7 @@ class ImuSignals:
     pos: np.ndarray
     rate_hz: float
     placements: list[Placement]
-    pose: Pose
+    pose: Pose | None = None
 
 
 def check_bandwidth(rate_hz: float, bandwidth_hz: float) -> None:
@@ -153,25 +162,36 @@ def lowpass_kernel(rate_hz: float, bandwidth_hz: float = DEFAULT_BANDWIDTH_HZ) -
 
 
 def _apply_kernel(x: np.ndarray, kernel: np.ndarray | None) -> np.ndarray:
-    """Centred convolution along axis 0; ends extended by odd reflection (ramps pass unchanged)."""
+    """Centred convolution along axis 0; ends extended by odd reflection (ramps pass unchanged).
+
+    Evaluated in blocks of :data:`_BLOCK` frames (cache-sized, no array-sized temporaries); each
+    output sample is the same sum as for the whole array at once.
+    """
     if kernel is None:
         return x
     half = len(kernel) // 2
     pad = np.pad(x, [(half, half)] + [(0, 0)] * (x.ndim - 1), mode="reflect", reflect_type="odd")
-    t = x.shape[0]
-    out = kernel[half] * pad[half : half + t]
-    for k in range(half):  # symmetric: one multiply per pair of taps
-        out += kernel[k] * (pad[k : k + t] + pad[2 * half - k : 2 * half - k + t])
+    out = np.empty(x.shape, dtype=x.dtype)  # C order, whatever the layout of x
+    for s in range(0, x.shape[0], _BLOCK):
+        t = min(_BLOCK, x.shape[0] - s)
+        acc = kernel[half] * pad[s + half : s + half + t]
+        for k in range(half):  # symmetric: one multiply per pair of taps
+            acc += kernel[k] * (pad[s + k : s + k + t] + pad[s + 2 * half - k : s + 2 * half - k + t])
+        out[s : s + t] = acc
     return out
 
 
 def _stencil(x: np.ndarray, coeffs: np.ndarray) -> np.ndarray:
-    """Apply a 7-point stencil along axis 0 of an array padded by 3 frames each side."""
-    t = x.shape[0] - 2 * _HALF
-    out = coeffs[0] * x[:t]
-    for k in range(1, len(coeffs)):
-        if coeffs[k] != 0.0:
-            out = out + coeffs[k] * x[k : k + t]
+    """Apply a 7-point stencil along axis 0 of an array padded by 3 frames each side (in blocks)."""
+    n = x.shape[0] - 2 * _HALF
+    out = np.empty((n,) + x.shape[1:], dtype=np.result_type(x, coeffs))
+    for s in range(0, n, _BLOCK):
+        t = min(_BLOCK, n - s)
+        acc = coeffs[0] * x[s : s + t]
+        for k in range(1, len(coeffs)):
+            if coeffs[k] != 0.0:
+                acc = acc + coeffs[k] * x[s + k : s + k + t]
+        out[s : s + t] = acc
     return out
 
 
@@ -208,17 +228,21 @@ def acceleration_world(pos: np.ndarray, rate_hz: float, bandwidth_hz: float = DE
 
 def angular_velocity_body(quat: np.ndarray, rate_hz: float, bandwidth_hz: float = DEFAULT_BANDWIDTH_HZ) -> np.ndarray:
     """Body-frame angular velocity (T, ..., 3) [rad/s] of orientations (T, ..., 4), band-limited alike."""
-    padded = pad_orientations(quat)
-    t = quat.shape[0]
-    conj = quat_conj(quat)
-    raw = np.zeros(quat.shape[:-1] + (3,))
-    for k in (1, 2, 3):  # phi(k) and phi(-k), relative to the current orientation
-        c = _D1[_HALF + k]
-        raw += c * (
-            quat_log(quat_mul(conj, padded[_HALF + k : _HALF + k + t]))
-            - quat_log(quat_mul(conj, padded[_HALF - k : _HALF - k + t]))
-        )
-    return _apply_kernel(raw * rate_hz, lowpass_kernel(rate_hz, bandwidth_hz))
+    padded = np.ascontiguousarray(np.moveaxis(pad_orientations(quat), -1, 0))  # component-first (4, T + 6, ...)
+    n = quat.shape[0]
+    raw = np.empty((3,) + quat.shape[:-1])
+    for s in range(0, n, _BLOCK):  # cache-sized blocks; every sample is the same sum as unblocked
+        t = min(_BLOCK, n - s)
+        here = padded[:, s + _HALF : s + _HALF + t]
+        conj = np.array([-here[0], -here[1], -here[2], here[3]])
+        acc = np.zeros((3, t) + quat.shape[1:-1])
+        for k in (1, 2, 3):  # phi(k) and phi(-k), relative to the current orientation
+            c = _D1[_HALF + k]
+            fwd = padded[:, s + _HALF + k : s + _HALF + k + t]
+            back = padded[:, s + _HALF - k : s + _HALF - k + t]
+            acc += c * (quat_log_cf(quat_mul_cf(conj, fwd)) - quat_log_cf(quat_mul_cf(conj, back)))
+        raw[:, s : s + t] = acc
+    return _apply_kernel(np.moveaxis(raw, 0, -1) * rate_hz, lowpass_kernel(rate_hz, bandwidth_hz))
 
 
 def placement_trajectories(pose: Pose, placements: list[Placement]) -> tuple[np.ndarray, np.ndarray]:
@@ -270,8 +294,9 @@ def synthesize(
     """
     if pos.shape[0] < MIN_FRAMES:
         raise ConfigError(f"motion too short for IMU synthesis: {pos.shape[0]} frames (need at least {MIN_FRAMES})")
-    acc_world = acceleration_world(pos, rate_hz, bandwidth_hz)
-    acc = quat_rotate(quat_conj(quat), acc_world - GRAVITY_WORLD)  # f_s = R_ws^T (a_w - g_w)
+    acc = acceleration_world(pos, rate_hz, bandwidth_hz)
+    for s in range(0, acc.shape[0], _BLOCK):  # f_s = R_ws^T (a_w - g_w), in place, block by block
+        acc[s : s + _BLOCK] = quat_rotate(quat_conj(quat[s : s + _BLOCK]), acc[s : s + _BLOCK] - GRAVITY_WORLD)
     gyro = angular_velocity_body(quat, rate_hz, bandwidth_hz)
     return acc, gyro
 
@@ -283,12 +308,72 @@ def scaled_root(motion: Motion, body: BodyModel) -> np.ndarray:
     return motion.root_pos
 
 
+def placement_kinematics(
+    rest_joints: np.ndarray,
+    local_quat: np.ndarray,
+    root_pos: np.ndarray,
+    placements: list[Placement],
+    joints_out: np.ndarray | None = None,
+    chunk: int = _CHUNK,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Placement trajectories by forward kinematics in cache-sized chunks of frames.
+
+    Only the (T, P, ...) placement trajectories are kept: the kinematics of a chunk is used and
+    dropped, so an hour-long clip needs no (T, 24, ...) arrays (forward kinematics works frame by
+    frame: the chunking changes no number).
+
+    Args:
+        rest_joints: (24, 3) rest-pose joint positions of the body [m].
+        local_quat: (T, 24, 4) local joint rotations (x, y, z, w).
+        root_pos: (T, 3) pelvis positions [m].
+        placements: the P placements.
+        joints_out: optional (T, 24, 3) array (any float dtype) that receives every joint's world
+            position [m]; without it only the placements' kinematic chains are computed.
+        chunk: frames per chunk.
+
+    Returns:
+        World positions (T, P, 3) [m] and sensor-to-world orientations (T, P, 4), float64.
+    """
+    t = local_quat.shape[0]
+    joints = None if joints_out is not None else [p.joint for p in placements]
+    pos = np.empty((t, len(placements), 3))
+    quat = np.empty((t, len(placements), 4))
+    for s in range(0, t, chunk):
+        pose = forward_kinematics(rest_joints, local_quat[s : s + chunk], root_pos[s : s + chunk], joints)
+        pos[s : s + chunk], quat[s : s + chunk] = placement_trajectories(pose, placements)
+        if joints_out is not None:
+            joints_out[s : s + chunk] = pose.pos
+    return pos, quat
+
+
+def play(
+    motion: Motion, body: BodyModel, placements: list[Placement], joints_out: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Play ``motion`` on ``body``: the placements' trajectories (the first half of :func:`simulate_imu`).
+
+    Args:
+        motion: the motion.
+        body: the body model.
+        placements: placements resolved on ``body``.
+        joints_out: optional (T, 24, 3) array that receives every joint's world position [m].
+
+    Returns:
+        World positions (T, P, 3) [m] and sensor-to-world orientations (T, P, 4) (:func:`placement_kinematics`).
+    """
+    if not placements:
+        raise ConfigError("no placements given")
+    if not motion.is_finite():
+        raise ConfigError(f"motion {motion.name or motion.source!r} contains NaN or infinite values")
+    return placement_kinematics(body.rest_joints, motion.local_quat, scaled_root(motion, body), placements, joints_out)
+
+
 def simulate_imu(
     motion: Motion,
     body: BodyModel,
     placements: list[Placement],
     bandwidth_hz: float = DEFAULT_BANDWIDTH_HZ,
     all_joints: bool = False,
+    joints_out: np.ndarray | None = None,
 ) -> ImuSignals:
     """Play ``motion`` on ``body`` and synthesise ideal IMU signals at the motion's rate.
 
@@ -297,30 +382,32 @@ def simulate_imu(
         body: the body model.
         placements: placements resolved on ``body``.
         bandwidth_hz: -3 dB bandwidth of both channels [Hz].
-        all_joints: compute forward kinematics for all 24 joints (else only what the placements
-            need).
+        all_joints: keep the forward kinematics of all 24 joints in ``ImuSignals.pose`` (T x 24
+            orientations and positions in memory); else ``pose`` is None and only the placements'
+            kinematic chains are computed, chunk by chunk (:func:`placement_kinematics`).
+        joints_out: optional (T, 24, 3) array that receives every joint's world position [m]
+            (the dataset's ``joints``) without keeping the rest of the kinematics.
     """
-    if not placements:
-        raise ConfigError("no placements given")
-    if not motion.is_finite():
-        raise ConfigError(f"motion {motion.name or motion.source!r} contains NaN or infinite values")
-    joints = None if all_joints else [p.joint for p in placements]
-    root = scaled_root(motion, body)
-    # Kinematics frame by frame in cache-sized chunks (2-3x faster on hour-long clips); the
-    # derivatives then run over the whole clip.
-    chunks = [
-        forward_kinematics(body.rest_joints, motion.local_quat[s : s + _CHUNK], root[s : s + _CHUNK], joints)
-        for s in range(0, motion.num_frames, _CHUNK)
-    ]
-    pose = (
-        chunks[0]
-        if len(chunks) == 1
-        else Pose(
+    pose = None
+    if all_joints:
+        if not placements:
+            raise ConfigError("no placements given")
+        if not motion.is_finite():
+            raise ConfigError(f"motion {motion.name or motion.source!r} contains NaN or infinite values")
+        root = scaled_root(motion, body)
+        chunks = [
+            forward_kinematics(body.rest_joints, motion.local_quat[s : s + _CHUNK], root[s : s + _CHUNK])
+            for s in range(0, motion.num_frames, _CHUNK)
+        ]
+        pose = Pose(
             quat=np.concatenate([c.quat for c in chunks]),
             pos=np.concatenate([c.pos for c in chunks]),
             joints=chunks[0].joints,
         )
-    )
-    pos, quat = placement_trajectories(pose, placements)
+        pos, quat = placement_trajectories(pose, placements)
+        if joints_out is not None:
+            joints_out[:] = pose.pos
+    else:
+        pos, quat = play(motion, body, placements, joints_out)
     acc, gyro = synthesize(pos, quat, motion.rate_hz, bandwidth_hz)
     return ImuSignals(acc, gyro, quat, pos, motion.rate_hz, list(placements), pose)

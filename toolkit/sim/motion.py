@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy.spatial.transform import Rotation, RotationSpline
 
 from toolkit.errors import ConfigError
 from toolkit.sim.skeleton import NUM_JOINTS
@@ -69,7 +68,11 @@ class Motion:
         return (self.num_frames - 1) / self.rate_hz
 
     def is_finite(self) -> bool:
-        return bool(np.isfinite(self.root_pos).all() and np.isfinite(self.local_quat).all())
+        """No NaN or infinity in the root trajectory or the rotations (checked in cache-sized blocks)."""
+        n = 8192
+        return bool(np.isfinite(self.root_pos).all()) and all(
+            bool(np.isfinite(self.local_quat[s : s + n]).all()) for s in range(0, self.num_frames, n)
+        )
 
     def resample(self, rate_hz: float) -> Motion:
         """Resample to ``rate_hz``: cubic splines for the root, cubic rotation splines
@@ -88,6 +91,8 @@ class Motion:
         n_new = int(np.floor(self.duration_s * rate_hz + 1e-9)) + 1
         t_new = np.arange(n_new) / rate_hz
         from scipy.interpolate import CubicSpline  # on use: ~0.4 s of start-up that 60 Hz sources never need
+        from scipy.spatial.transform import Rotation, RotationSpline  # on use: scipy.spatial costs ~0.25 s of start-up
+
         root = CubicSpline(t_src, self.root_pos, axis=0)(t_new)
         quat = np.empty((n_new, NUM_JOINTS, 4))
         for j in range(NUM_JOINTS):

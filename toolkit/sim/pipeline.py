@@ -22,27 +22,28 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial.transform import Rotation, Slerp
 
 from toolkit import __version__
 from toolkit.errors import ConfigError, InputFileError, Multi3EdgeError
 from toolkit.sim.augment import attribute_variants
 from toolkit.sim.body import BodyModel, BuiltinBody, HumanAttributes
-from toolkit.sim.dataset import MANIFEST_NAME, ClipRecord, sha256_file, write_manifest
+from toolkit.sim.dataset import MANIFEST_NAME, ClipRecord, StreamingNpz, sha256_file, write_manifest
 from toolkit.sim.devices import apply_device, get_profile
-from toolkit.sim.imu import DEFAULT_BANDWIDTH_HZ, check_bandwidth, scaled_root, simulate_imu
+from toolkit.sim.imu import DEFAULT_BANDWIDTH_HZ, check_bandwidth, play, scaled_root, synthesize
 from toolkit.sim.loaders.descriptions import clip_texts
 from toolkit.sim.loaders.retarget import RetargetOptions
 from toolkit.sim.motion import DEFAULT_HEIGHT_M, DEFAULT_RATE_HZ, Motion
 from toolkit.sim.placements import DEFAULT_PLACEMENTS, Placement, site_spec
 from toolkit.sim.rotations import quat_log
-from toolkit.sim.skeleton import SEGMENT_INDEX
+from toolkit.sim.skeleton import NUM_JOINTS, SEGMENT_INDEX
 from toolkit.sim.sources import load_motion
+
+_CHUNK = 4096  # frames per chunk of the axis-angle conversion (cache-sized)
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,8 @@ def resolve_placements(body: BodyModel, config: SimulationConfig, rng: np.random
 
 def _resample_quat(quat: np.ndarray, rate_in: float, rate_out: float, n_out: int) -> np.ndarray:
     """Slerp (T, P, 4) orientations onto ``n_out`` samples at ``rate_out``."""
+    from scipy.spatial.transform import Rotation, Slerp  # on use: scipy.spatial costs ~0.25 s of start-up
+
     t_in = np.arange(quat.shape[0]) / rate_in
     t_out = np.minimum(np.arange(n_out) / rate_out, t_in[-1])
     out = np.empty((n_out, quat.shape[1], 4))
@@ -157,6 +160,8 @@ def simulate_motion(
     config: SimulationConfig,
     rng: np.random.Generator,
     body_factory=None,
+    out_dir: str | Path | None = None,
+    extra_arrays: dict[str, np.ndarray] | None = None,
 ) -> list[ClipRecord]:
     """Simulate every attribute variant of one canonical motion.
 
@@ -165,48 +170,112 @@ def simulate_motion(
         config: the run's settings.
         rng: this clip's random generator.
         body_factory: ``f(variant, attributes, rng) -> BodyModel``; default from ``config``.
+        out_dir: if given, each variant's file is written there while it is computed (the joint
+            positions and the pose first, by a background thread, while the IMU signals are
+            synthesised); the records come back with ``saved`` set.
+        extra_arrays: arrays added to every variant's record (e.g. ``texts``).
 
     Returns:
         One :class:`ClipRecord` per variant.
     """
     make_body = body_factory or make_body_factory(config)
     profile = get_profile(config.device)
+    with ThreadPoolExecutor(max_workers=1) as helper:  # numpy releases the GIL: a second core takes the pose
+        pose_future = helper.submit(axis_angles, motion.local_quat)
+        out = Path(out_dir) if out_dir is not None else None
+        return _simulate_variants(motion, config, rng, make_body, profile, pose_future, out, extra_arrays or {})
+
+
+def axis_angles(local_quat: np.ndarray) -> np.ndarray:
+    """(T, 24, 3) float32 axis-angle [rad] (angle in [0, pi]) of (T, 24, 4) local rotations.
+
+    Stored as float32, so computed in float32 (within a few float32 ulp of the float64 result),
+    in cache-sized chunks (no (T, 24, ...) temporaries).
+    """
+    pose = np.empty(local_quat.shape[:-1] + (3,), dtype=np.float32)
+    for s in range(0, local_quat.shape[0], _CHUNK):
+        pose[s : s + _CHUNK] = quat_log(local_quat[s : s + _CHUNK].astype(np.float32))
+    return pose
+
+
+def _simulate_variants(
+    motion: Motion,
+    config: SimulationConfig,
+    rng: np.random.Generator,
+    make_body,
+    profile,
+    pose_future: Future,
+    out_dir: Path | None,
+    extra_arrays: dict[str, np.ndarray],
+) -> list[ClipRecord]:
+    """The variant loop of :func:`simulate_motion` (``pose_future`` yields the clip's axis-angle pose)."""
     records = []
-    pose = quat_log(motion.local_quat).astype(np.float32)  # (T, 24, 3) axis-angle, angle in [0, pi]
     for k, attrs in enumerate(attribute_variants(config.variants, rng, height_m=config.height_m)):
         body = make_body(k, attrs, rng)
         placements = resolve_placements(body, config, rng)
-        sig = simulate_imu(motion, body, placements, bandwidth_hz=config.acc_bandwidth_hz, all_joints=True)
-        dev = apply_device(sig.acc, sig.gyro, sig.rate_hz, profile, rng)
-        n_out = dev.acc.shape[0]
-        quat = sig.quat if n_out == sig.acc.shape[0] else _resample_quat(sig.quat, sig.rate_hz, dev.rate_hz, n_out)
-        gyro = dev.gyro if dev.gyro is not None else np.full_like(dev.acc, np.nan)
-        arrays = {
-            "acc": dev.acc.astype(np.float32),
-            "gyro": gyro.astype(np.float32),
-            "quat": quat.astype(np.float32),
-            "placements": np.array([p.name for p in placements]),
-            "placement_joint": np.array([p.joint for p in placements], dtype=np.int64),
-            "placement_offset": np.stack([p.offset for p in placements]).astype(np.float32),
-            "placement_rot": np.stack([p.rot_js for p in placements]).astype(np.float32),
-            "rate_hz": np.float64(dev.rate_hz),
-            "has_gyro": np.bool_(dev.gyro is not None),
-            "joints": sig.pose.pos.astype(np.float32),
-            "pose": pose,
-            "root_pos": scaled_root(motion, body).astype(np.float32),
-            "pose_rate_hz": np.float64(motion.rate_hz),
-            "text": np.array(motion.text),
-            "source": np.array(motion.source),
-            "clip": np.array(motion.name),
-            "variant": np.int64(k),
-            "attributes_json": np.array(json.dumps({**body.describe(), "device_instance": dev.params})),
-        }
-        if not profile.is_ideal:
-            arrays["acc_device"] = dev.acc_device.astype(np.float32)
-            if dev.gyro_device is not None:
-                arrays["gyro_device"] = dev.gyro_device.astype(np.float32)
-        records.append(ClipRecord(arrays, f"{motion.name}_v{k}.npz"))
+        file_name = f"{motion.name}_v{k}.npz"
+        joints = np.empty((motion.num_frames, NUM_JOINTS, 3), dtype=np.float32)  # world positions [m]
+        pos, quat = play(motion, body, placements, joints_out=joints)
+        writer = StreamingNpz(out_dir / file_name) if out_dir is not None else None
+        try:
+            if writer is not None:  # the big arrays are final: written while the signals are computed
+                writer.add("joints", joints)
+                writer.add("pose", pose_future.result())
+            arrays = _variant_arrays(motion, config, rng, profile, k, body, placements, pos, quat)
+            arrays.update(joints=joints, pose=pose_future.result(), **extra_arrays)
+            if writer is not None:
+                for key, value in arrays.items():
+                    if key not in ("joints", "pose"):
+                        writer.add(key, value)
+                writer.close()
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+        records.append(ClipRecord(arrays, file_name, saved=writer is not None))
     return records
+
+
+def _variant_arrays(
+    motion: Motion,
+    config: SimulationConfig,
+    rng: np.random.Generator,
+    profile,
+    k: int,
+    body: BodyModel,
+    placements: list[Placement],
+    pos: np.ndarray,
+    quat_ws: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """A variant's signals (ideal IMU, then the device model) and descriptions, as dataset arrays."""
+    acc, gyro_ideal = synthesize(pos, quat_ws, motion.rate_hz, config.acc_bandwidth_hz)
+    dev = apply_device(acc, gyro_ideal, motion.rate_hz, profile, rng)
+    n_out = dev.acc.shape[0]
+    quat = quat_ws if n_out == acc.shape[0] else _resample_quat(quat_ws, motion.rate_hz, dev.rate_hz, n_out)
+    gyro = dev.gyro if dev.gyro is not None else np.full_like(dev.acc, np.nan)
+    arrays = {
+        "acc": dev.acc.astype(np.float32),
+        "gyro": gyro.astype(np.float32),
+        "quat": quat.astype(np.float32),
+        "placements": np.array([p.name for p in placements]),
+        "placement_joint": np.array([p.joint for p in placements], dtype=np.int64),
+        "placement_offset": np.stack([p.offset for p in placements]).astype(np.float32),
+        "placement_rot": np.stack([p.rot_js for p in placements]).astype(np.float32),
+        "rate_hz": np.float64(dev.rate_hz),
+        "has_gyro": np.bool_(dev.gyro is not None),
+        "root_pos": scaled_root(motion, body).astype(np.float32),
+        "pose_rate_hz": np.float64(motion.rate_hz),
+        "text": np.array(motion.text),
+        "source": np.array(motion.source),
+        "clip": np.array(motion.name),
+        "variant": np.int64(k),
+        "attributes_json": np.array(json.dumps({**body.describe(), "device_instance": dev.params})),
+    }
+    if not profile.is_ideal:
+        arrays["acc_device"] = dev.acc_device.astype(np.float32)
+        if dev.gyro_device is not None:
+            arrays["gyro_device"] = dev.gyro_device.astype(np.float32)
+    return arrays
 
 
 def clip_rng(seed: int, file_sha256: str) -> np.random.Generator:
@@ -221,17 +290,19 @@ def simulate_file(path: str, config: SimulationConfig, out_dir: str, clip_name: 
         raise InputFileError(path, "is a folder, not a motion file (give the files in it, e.g. DIR/*.bvh)")
     if not Path(path).is_file():
         raise InputFileError(path, "file not found")
-    sha = sha256_file(path)
-    motion = load_motion(
-        path, height_m=config.height_m, rate_hz=config.rate_hz, name=clip_name, options=config.retarget_options()
-    )
-    records = simulate_motion(motion, config, clip_rng(config.seed, sha))
+    with ThreadPoolExecutor(max_workers=1) as hasher:  # hashing releases the GIL: it overlaps the loading
+        sha_future = hasher.submit(sha256_file, path)
+        motion = load_motion(
+            path, height_m=config.height_m, rate_hz=config.rate_hz, name=clip_name, options=config.retarget_options()
+        )
+        sha = sha_future.result()
     texts = [t for t in dict.fromkeys([motion.text, *clip_texts(path)]) if t]  # the main text first
+    extra = {"texts": np.array(texts)} if texts else {}
+    records = simulate_motion(motion, config, clip_rng(config.seed, sha), out_dir=out_dir, extra_arrays=extra)
     clips = []
     for rec in records:
-        if texts:
-            rec.arrays["texts"] = np.array(texts)
-        rec.save(Path(out_dir))
+        if not rec.saved:
+            rec.save(Path(out_dir))
         a = rec.arrays
         clips.append(
             {

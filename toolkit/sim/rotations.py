@@ -11,36 +11,45 @@ from __future__ import annotations
 import numpy as np
 
 
-def quat_mul_cf(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def quat_mul_cf(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Hamilton product of component-first quaternions (4, ...): the rotation ``b`` followed by ``a``.
 
     Component-first arrays keep each component contiguous, which is what makes the forward
-    kinematics over long clips fast; :func:`quat_mul` is the usual (..., 4) form.
+    kinematics over long clips fast; :func:`quat_mul` is the usual (..., 4) form. ``out``
+    (4, ...) receives the product (it must not overlap ``a`` or ``b``).
     """
     ax, ay, az, aw = a
     bx, by, bz, bw = b
-    return np.array(
-        [
-            aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
-            aw * bw - ax * bx - ay * by - az * bz,
-        ]
+    comps = (
+        aw * bx + ax * bw + ay * bz - az * by,
+        aw * by - ax * bz + ay * bw + az * bx,
+        aw * bz + ax * by - ay * bx + az * bw,
+        aw * bw - ax * bx - ay * by - az * bz,
     )
+    if out is None:
+        return np.array(comps)
+    for k, c in enumerate(comps):
+        out[k] = c
+    return out
 
 
-def quat_rotate_cf(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+def quat_rotate_cf(q: np.ndarray, v: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Rotate component-first vectors ``v`` (3, ...) by component-first unit quaternions ``q`` (4, ...).
 
     ``t = 2 u x v``, then ``v + w t + u x t`` with ``u`` the vector part (written out: np.cross is
-    slow on tiny axes).
+    slow on tiny axes). ``out`` (3, ...) receives the result (it must not overlap ``q`` or ``v``).
     """
     x, y, z, w = q
     vx, vy, vz = v
     tx = 2.0 * (y * vz - z * vy)
     ty = 2.0 * (z * vx - x * vz)
     tz = 2.0 * (x * vy - y * vx)
-    return np.array([vx + w * tx + (y * tz - z * ty), vy + w * ty + (z * tx - x * tz), vz + w * tz + (x * ty - y * tx)])
+    comps = (vx + w * tx + (y * tz - z * ty), vy + w * ty + (z * tx - x * tz), vz + w * tz + (x * ty - y * tx))
+    if out is None:
+        return np.array(comps)
+    for k, c in enumerate(comps):
+        out[k] = c
+    return out
 
 
 def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -83,12 +92,25 @@ def quat_log(q: np.ndarray) -> np.ndarray:
 
     ``theta = 2 atan2(|v|, |w|)`` along ``sign(w) v``, accurate for small angles.
     """
-    v = q[..., :3] * np.where(q[..., 3:4] < 0, -1.0, 1.0)
+    one = q.dtype.type(1) if q.dtype.kind == "f" else 1.0  # float32 in, float32 out
+    v = q[..., :3] * np.where(q[..., 3:4] < 0, -one, one)
     s = np.sqrt(np.einsum("...i,...i->...", v, v))  # |v| (einsum: 3x faster than np.linalg.norm here)
     theta = 2.0 * np.arctan2(s, np.abs(q[..., 3]))
     small = s < 1e-12
     factor = np.where(small, 2.0, theta / np.where(small, 1.0, s))
     return v * factor[..., None]
+
+
+def quat_log_cf(q: np.ndarray) -> np.ndarray:
+    """:func:`quat_log` of component-first quaternions (4, ...) -> component-first rotation vectors (3, ...)."""
+    x, y, z, w = q
+    sign = np.where(w < 0, -1.0, 1.0)
+    vx, vy, vz = x * sign, y * sign, z * sign
+    s = np.sqrt(vx * vx + vy * vy + vz * vz)
+    theta = 2.0 * np.arctan2(s, np.abs(w))
+    small = s < 1e-12
+    factor = np.where(small, 2.0, theta / np.where(small, 1.0, s))
+    return np.array([vx * factor, vy * factor, vz * factor])
 
 
 def normalize_quat(q: np.ndarray) -> np.ndarray:

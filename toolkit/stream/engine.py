@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from toolkit.errors import ConfigError
+from toolkit.stream.bundles import gyro_refusal
 from toolkit.stream.resample import StreamResampler
 from toolkit.stream.smoothing import ProbabilitySmoother, softmax
 from toolkit.stream.windows import StreamWindow, Windower
@@ -154,9 +155,12 @@ class StreamEngine:
         return list(self._devices)
 
     def add_device(self, device_id: str, transform: Transform | None = None, *,
-                   source_rate_hz: float | None = None) -> None:
+                   source_rate_hz: float | None = None, has_gyro: bool | None = None) -> None:
         """Register a device: ``transform`` maps its samples into the model frame (identity when None);
-        ``source_rate_hz`` its nominal rate (estimated from the first samples when None)."""
+        ``source_rate_hz`` its nominal rate (estimated from the first samples when None); ``has_gyro`` False
+        refuses a model that needs a gyroscope now (None: found out at the first push without one)."""
+        if has_gyro is False and self.needs_gyro:
+            raise ConfigError(gyro_refusal(getattr(self.model, "folder", None), repr(device_id)))
         if device_id in self._devices:
             raise ConfigError(f"stream: device {device_id!r} was already added")
         if transform is not None and not callable(transform):
@@ -192,8 +196,7 @@ class StreamEngine:
                 raise ConfigError(f"stream: {device_id}: the transform returned shapes {acc.shape}"
                                   f"/{None if gyro is None else gyro.shape}, expected ({n}, 3)")
         if self.needs_gyro and gyro is None:
-            raise ConfigError(f"stream: the model needs gyroscope channels ({', '.join(self.channels)}) but device "
-                              f"{device_id!r} sends no gyroscope; use a model trained on accelerometer only")
+            raise ConfigError(gyro_refusal(getattr(self.model, "folder", None), repr(device_id)))
         src = {"acc": acc, "gyro": gyro}
         return np.stack([src[s][:, i] for s, i in (KNOWN_CHANNELS[c] for c in self.channels)], axis=1)
 

@@ -98,8 +98,10 @@ class LiveRunner:
         transforms: device id -> calibration transform (``DeviceCalibration.apply``); devices without an entry use
             ``default_transform(device_id, ble_profile)`` if given, else the identity.
         labels: device id -> :class:`LabelTrack` for labelled replays.
-        source_rates_hz: device id -> nominal sample rate [Hz] the resampler assumes; default: the nominal rate of
-            the device's calibration profile, as the training data loaders do (``make_recording``).
+        source_rates_hz: device id -> nominal sample rate [Hz] the resampler assumes; default: the rate the device's
+            stream was started with when its batches say so (``meta["sample_rate_hz"]``: Polar PMD, from the start
+            command's SAMPLE_RATE), else the nominal rate of the device's calibration profile, as the training data
+            loaders do (``make_recording``).
         time_base: "device" (the device's sample times when present, else host times) or "host".
         listeners: called with ``(prediction, true_label_or_None)`` for every prediction.
     """
@@ -128,13 +130,13 @@ class LiveRunner:
     def classes(self) -> list[str]:
         return list(self.engine.classes)
 
-    def _ensure(self, device_id: str, ble_profile: str) -> None:
+    def _ensure(self, device_id: str, ble_profile: str, stream_rate_hz: float | None = None) -> None:
         if device_id in self._added:
             return
         transform = self.transforms.get(device_id)
         if transform is None and self.default_transform is not None:
             transform = self.default_transform(device_id, ble_profile)
-        rate = self.source_rates_hz.get(device_id)
+        rate = self.source_rates_hz.get(device_id, stream_rate_hz)
         if rate is None and ble_profile in BLE_TO_REAL_PROFILE:  # what the training loaders use: the nominal rate
             rate = get_real_profile(BLE_TO_REAL_PROFILE[ble_profile]).rate_hz
         self.engine.add_device(device_id, transform, source_rate_hz=rate)
@@ -153,16 +155,19 @@ class LiveRunner:
         t = batch.device_time_s if self.time_base == "device" and batch.device_time_s is not None else sb.host_time_s
         arrival = batch.meta.get("arrival_host_s")
         try:
-            self.feed(sb.device_id, t, sb.acc, sb.gyro, arrival_s=arrival, ble_profile=sb.profile)
+            self.feed(sb.device_id, t, sb.acc, sb.gyro, arrival_s=arrival, ble_profile=sb.profile,
+                      stream_rate_hz=batch.meta.get("sample_rate_hz"))
         except Multi3EdgeError as e:
             self.failed.add(sb.device_id)
             if self.error is None:
                 self.error = e
 
     def feed(self, device_id: str, t_s: np.ndarray, acc: np.ndarray, gyro: np.ndarray | None,
-             arrival_s: float | None = None, ble_profile: str = "imu-stream") -> list[Prediction]:
-        """Push samples of one device (already in SI, device axes) and handle the predictions they complete."""
-        self._ensure(device_id, ble_profile)
+             arrival_s: float | None = None, ble_profile: str = "imu-stream",
+             stream_rate_hz: float | None = None) -> list[Prediction]:
+        """Push samples of one device (already in SI, device axes) and handle the predictions they complete.
+        ``stream_rate_hz``: the rate the device's stream was started with, if known (see ``source_rates_hz``)."""
+        self._ensure(device_id, ble_profile, stream_rate_hz)
         preds = self.engine.push(device_id, t_s, acc, gyro, arrival_s=arrival_s)
         for p in preds:
             self._handle(p)

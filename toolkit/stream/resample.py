@@ -7,9 +7,10 @@ few samples at a time. Per segment (a run of samples without a step longer than 
    ``u[j]`` = linear interpolation of the raw samples at ``t0 + j / r``, computed with :func:`numpy.interp` on the
    two raw samples around it, so the values are bit-identical to the offline interpolation. ``u[j]`` is known as
    soon as a raw sample at or after ``t0 + j / r`` has arrived.
-2. **Polyphase FIR** to the model rate, exactly scipy's :func:`scipy.signal.resample_poly` design (ratio
-   ``up/down`` from :func:`toolkit.sim.devices.resample_ratio`, ``firwin(2 * half + 1, 1 / max(up, down))`` with
-   the default Kaiser window (beta 5), ``half = 10 * max(up, down)``, gain ``up``), written out per output sample:
+2. **Polyphase FIR** to the model rate with the training path's filter, :func:`toolkit.data.resampling.
+   polyphase_plan` (scipy's :func:`scipy.signal.resample_poly` design: ratio ``up/down`` from
+   :func:`toolkit.sim.devices.resample_ratio`, ``firwin(2 * half + 1, 1 / max(up, down))`` with the Kaiser window
+   (beta 5), ``half = 10 * max(up, down)``, gain ``up``), written out per output sample:
    ``y[m] = b + sum_j h[half + m * down - j * up] * (u[j] - b)``. Output ``m`` sits at ``t0 + m / rate_hz`` (no
    delay) and needs ``u[j]`` up to ``j = (half + m * down) // up``: the **lookahead** is ``half / (up * r)`` s
    (100 -> 30 Hz: ``up/down = 3/10``, half = 100 taps, 0.333 s), plus the wait for the raw sample after the last
@@ -67,10 +68,9 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.signal import firwin
 
+from toolkit.data.resampling import polyphase_plan
 from toolkit.errors import ConfigError
-from toolkit.sim.devices import resample_ratio
 
 #: Outputs filtered per vectorised step (memory: block x taps x channels x 8 bytes, 1024 x 67 x 6: 3.3 MB).
 _FILTER_BLOCK = 1024
@@ -174,13 +174,9 @@ class StreamResampler:
         if not (math.isfinite(rate_hz) and rate_hz > 0):
             raise ConfigError(f"stream: source_rate_hz must be a positive number (got {rate_hz!r})")
         self.source_rate_hz = rate_hz
-        self.up, self.down = resample_ratio(rate_hz, self.target_rate_hz)
-        g = math.gcd(self.up, self.down)
-        self.up, self.down = self.up // g, self.down // g
-        self.passthrough = self.up == self.down
-        self.half = 0 if self.passthrough else 10 * max(self.up, self.down)
-        self.h = np.ones(1) if self.passthrough else firwin(2 * self.half + 1, 1.0 / max(self.up, self.down),
-                                                            window=("kaiser", 5.0)) * self.up
+        plan = polyphase_plan(rate_hz, self.target_rate_hz)  # the training path's filter (toolkit.data.resampling)
+        self.up, self.down, self.half, self.h = plan.up, plan.down, plan.half, plan.h
+        self.passthrough = plan.passthrough
         self.taps = 2 * self.half // self.up + 1
         self.out_rate_hz = rate_hz * self.up / self.down
         self.fill_tol_s = self.fill_tolerance_periods / rate_hz

@@ -15,6 +15,11 @@ normalisation, in this order:
    bias per axis N(0, ``*_bias_sd``^2), white noise of the profile's density over the model's Nyquist band
    (sd ``noise_density * sqrt(rate / 2)``), saturation at +-range, quantisation to the LSB; a profile without a
    gyroscope (``empatica-e4``) gives NaN gyro channels (0 after standardisation, as real E4 windows).
+4. **channel dropout** (``channel_dropout``): with this probability per window, the gyroscope channels are dropped
+   (NaN, i.e. 0 = the normalised mean after standardisation, exactly what
+   :func:`toolkit.train.data.classifier_inputs` gives a device without gyroscope), so the pretrained encoder also
+   serves accelerometer-only devices (:mod:`toolkit.train.channels`). Off by default (the committed default model
+   was pretrained without it).
 
 Everything is a pure function of the input and a :class:`numpy.random.Generator`.
 """
@@ -40,12 +45,16 @@ class AugmentConfig:
     twist_deg: float = 0.0  #: max rotation about the forearm axis (watch +X) [deg]
     tilt_deg: float = 0.0  #: max rotation about watch +Y and +Z [deg]
     devices: tuple[str, ...] = ()  #: device profiles drawn per window, e.g. ("wear-os-watch", "apple-watch")
+    channel_dropout: float = 0.0  #: probability of dropping a window's gyroscope (NaN -> 0 after standardisation)
 
     def __post_init__(self) -> None:
         for k in ("twist_deg", "tilt_deg"):
             v = getattr(self, k)
             if not isinstance(v, int | float) or isinstance(v, bool) or not (0 <= v <= 180):
                 raise ConfigError(f"augment.{k} must be a number in [0, 180] degrees, got {v!r}")
+        p = self.channel_dropout
+        if not isinstance(p, int | float) or isinstance(p, bool) or not (0 <= p <= 1):
+            raise ConfigError(f"augment.channel_dropout must be a probability in [0, 1], got {p!r}")
         if not isinstance(self.mirror_right, bool):
             raise ConfigError(f"augment.mirror_right must be true or false, got {self.mirror_right!r}")
         for d in self.devices:
@@ -54,7 +63,7 @@ class AugmentConfig:
     @property
     def active(self) -> bool:
         """True when any randomisation (not the deterministic mirror) is on."""
-        return bool(self.twist_deg or self.tilt_deg or self.devices)
+        return bool(self.twist_deg or self.tilt_deg or self.devices or self.channel_dropout)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> AugmentConfig:
@@ -139,6 +148,11 @@ class Augmenter:
                 sel = which == k
                 if sel.any():
                     x[sel] = device_effects(x[sel], prof, rng, self.rate_hz)
+        if self.cfg.channel_dropout:
+            drop = rng.random(len(x)) < self.cfg.channel_dropout
+            if drop.any():
+                x = x.copy()
+                x[drop, :, 3:] = np.nan
         return x
 
 

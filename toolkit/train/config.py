@@ -34,7 +34,7 @@ FREEZE_MODES = ("frozen", "not_frozen")
 FINETUNE_METHODS = ("multi3net", "base", "dcl")
 SELECT_ON = ("val_f1", "val_loss")
 CLASS_WEIGHTS = ("balanced", "none")
-SPLITS = ("loso", "groups")
+SPLITS = ("loso", "groups", "stratified-cases")
 #: methods of the paper's table rows (``edge-eval``)
 DEEP_METHODS = ("dcl", "base", "imu_recon", "contrastive", "multi3net_frozen", "multi3net_not_frozen")
 #: scikit-learn rows: random forest on window statistics, linear probes on frozen encoders
@@ -211,8 +211,10 @@ class FinetuneConfig(_ConfigMixin):
     training windows), because the real datasets are imbalanced and the metric is macro F1.
     """
 
-    dataset: str = "seglearn"  #: seglearn | sp-sw-har | basicmotions | openpack | mmfit | csv:FILE | generated
+    #: seglearn | sp-sw-har | basicmotions | openpack | mmfit | csv:FILE | folder:DIR | ts:FILE[,FILE] | generated
+    dataset: str = "seglearn"
     data_root: str | None = None
+    profile: str | None = None  #: device of csv:/folder:/ts: data: a built-in name or a .yaml file
     out_dir: str = "runs/finetune"
     grid: GridConfig = field(default_factory=GridConfig)
     checkpoint: str | None = None  #: pretrained Multi3Net checkpoint (.pt with its .json sidecar)
@@ -242,6 +244,8 @@ class FinetuneConfig(_ConfigMixin):
     val_fraction: float = 0.2  #: fraction of the TRAINING subjects used for validation (all their windows)
     test_subjects: tuple[str, ...] = ()  #: subjects held out entirely (edge-finetune reports on them)
     label_fraction: float = 1.0  #: fraction of labelled TRAINING windows kept per class (validation: all)
+    #: input channels: auto (acc+gyro when every window has gyroscope data, else acc) | acc | acc+gyro
+    channels: str = "auto"
     seed: int = 0
     device: str = "auto"
     workers: int = 0
@@ -257,6 +261,7 @@ class FinetuneConfig(_ConfigMixin):
         _one_of("class_weights", self.class_weights, CLASS_WEIGHTS)
         _one_of("encoder", self.encoder, ("left", "right"))
         _one_of("normalizer", self.normalizer, ("pretrained", "fold"))
+        _one_of("channels", self.channels, ("auto", "acc", "acc+gyro"))
         _check(self.unfreeze_patience >= 1, f"unfreeze_patience must be >= 1, got {self.unfreeze_patience}")
         _check(0 <= self.unfreeze_at <= 1, f"unfreeze_at must be in [0, 1], got {self.unfreeze_at}")
         _check(isinstance(self.min_steps, int) and self.min_steps >= 1, f"min_steps must be >= 1, got {self.min_steps}")
@@ -288,8 +293,8 @@ class EvalConfig(_ConfigMixin):
     seeds: tuple[int, ...] = (0, 1, 2)
     experts: tuple[int, ...] = (1, 2, 4, 8, 16)  #: experts sweep (empty: none), at label fraction 1.0
     experts_method: str = "multi3net_not_frozen"
-    split: str = "loso"  #: loso | groups
-    groups: int = 5  #: subject groups for split=groups
+    split: str = "loso"  #: loso | groups | stratified-cases (datasets without subject ids: folds over cases)
+    groups: int = 5  #: subject groups for split=groups, case folds for split=stratified-cases
     subjects: tuple[str, ...] = ()  #: restrict to these subjects (empty: all)
     max_folds: int | None = None  #: evaluate only the first N folds (quick runs)
     zero_shot: bool = True  #: zero-shot row (needs checkpoints.multi3net and text embeddings)

@@ -27,6 +27,8 @@ from torch.utils.data import Dataset
 
 from toolkit.data.basicmotions import load_basicmotions
 from toolkit.data.csv_format import read_csv_recordings
+from toolkit.data.folder_format import load_folder, load_ts_dataset
+from toolkit.data.frame_check import warn_frames
 from toolkit.data.mmfit import load_mmfit
 from toolkit.data.openpack import load_openpack
 from toolkit.data.seglearn import load_seglearn
@@ -38,7 +40,8 @@ from toolkit.train.augment import Augmenter
 from toolkit.train.config import GridConfig
 from toolkit.train.modelcfg import pose_frame_index
 
-REAL_DATASETS = ("seglearn", "sp-sw-har", "basicmotions", "openpack", "mmfit", "generated", "csv:FILE")
+REAL_DATASETS = ("seglearn", "sp-sw-har", "basicmotions", "openpack", "mmfit", "generated", "csv:FILE", "folder:DIR",
+                 "ts:FILE[,FILE]")
 
 
 def load_synthetic(folders: tuple[str, ...] | list[str], grid: GridConfig) -> SyntheticWindows:
@@ -237,34 +240,41 @@ def generated_windows(
     )  # fmt: skip
 
 
-def load_recordings(name: str, data_root: str | None):  # noqa: ANN201 - list[Recording]
-    """Recordings of a named real dataset in the left-wrist frame (right-wrist data mirrored, recorded in meta)."""
-    if name == "seglearn":
+def load_recordings(name: str, data_root: str | None, profile: str | None = None):  # noqa: ANN201 - list[Recording]
+    """Recordings of a named real dataset in the left-wrist frame (right-wrist data mirrored, recorded in meta).
 
+    ``profile`` (``--profile``: a built-in name or a profile file) is the device of ``csv:``, ``folder:`` and
+    ``ts:`` datasets (overriding the one their files name); the built-in datasets have their own.
+    """
+    if name == "seglearn":
         return load_seglearn(mirror_to_left=True)
     if name == "sp-sw-har":
-
         return load_sp_sw_har(data_root, mirror_to_left=True)
     if name == "basicmotions":
-
         return load_basicmotions("TRAIN") + load_basicmotions("TEST")
     if name == "openpack":
-
         return load_openpack(data_root=data_root, mirror_to_left=True)
     if name == "mmfit":
-
         return load_mmfit(data_root=data_root, mirror_to_left=True)
     if name.startswith("csv:"):
-
-        return read_csv_recordings(name[4:], mirror_to_left=True)
+        return read_csv_recordings(name[4:], profile, mirror_to_left=True)
+    if name.startswith("folder:"):
+        return load_folder(name[len("folder:"):], profile, mirror_to_left=True)
+    if name.startswith("ts:"):
+        return load_ts_dataset(name[3:], profile, mirror_to_left=True)
     raise ConfigError(f"unknown dataset {name!r} (known: {', '.join(REAL_DATASETS)})")
 
 
-def load_real_windows(name: str, grid: GridConfig, data_root: str | None = None) -> RealWindows:
-    """Windows of a real dataset on ``grid`` (``generated``: :func:`generated_windows` at the grid's rate/length)."""
+def load_real_windows(
+    name: str, grid: GridConfig, data_root: str | None = None, profile: str | None = None
+) -> RealWindows:
+    """Windows of a real dataset on ``grid`` (``generated``: :func:`generated_windows` at the grid's rate/length);
+    ``profile`` as in :func:`load_recordings`."""
     if name == "generated":
         return generated_windows(length=grid.window_length, rate_hz=grid.rate_hz)
-    w = real_windows(load_recordings(name, data_root), grid.rate_hz, grid.window_s, grid.hop_s)
+    recordings = load_recordings(name, data_root, profile)
+    warn_frames(recordings, f"dataset {name}")  # FrameWarning when gravity says the axes look wrong
+    w = real_windows(recordings, grid.rate_hz, grid.window_s, grid.hop_s)
     if len(w) == 0:
         raise ConfigError(f"dataset {name}: no labelled window of {grid.window_s} s")
     w.meta["dataset"] = name

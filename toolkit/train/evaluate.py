@@ -38,11 +38,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from toolkit.data.splits import CoverageWarning, Fold, group_folds, loso_folds
+from toolkit.data.splits import CASE_SPLIT, CoverageWarning, Fold, group_folds, loso_folds, stratified_case_folds
 from toolkit.data.windows import RealWindows
 from toolkit.errors import ConfigError
 from toolkit.models.config import Multi3NetConfig
 from toolkit.models.multi3net import Multi3Net
+from toolkit.resources import default_pretrained
 from toolkit.train.config import METHOD_CHECKPOINT, SKLEARN_METHODS, EvalConfig, FinetuneConfig
 from toolkit.train.data import load_real_windows
 from toolkit.train.features import window_statistics
@@ -71,12 +72,15 @@ def method_settings(method: str, base: FinetuneConfig) -> dict[str, Any]:
 
 
 def select_windows(cfg: EvalConfig) -> RealWindows:
-    w = load_real_windows(cfg.finetune.dataset, cfg.finetune.grid, cfg.finetune.data_root)
+    w = load_real_windows(cfg.finetune.dataset, cfg.finetune.grid, cfg.finetune.data_root,
+                          cfg.finetune.profile)
     if cfg.subjects:
         missing = sorted(set(cfg.subjects) - set(w.subject.tolist()))
         if missing:
             raise ConfigError(f"subjects {missing} not in {cfg.finetune.dataset} (has {sorted(set(w.subject))})")
         w = w.subset(np.isin(w.subject, list(cfg.subjects)))
+    if cfg.split == CASE_SPLIT:  # folds over cases: each case (recording) takes the role of a subject
+        w.subject = w.recording.copy()
     return w
 
 
@@ -87,6 +91,9 @@ def make_folds(cfg: EvalConfig, windows: RealWindows, log: Any = None) -> list[F
         warnings.simplefilter("always", CoverageWarning)
         if cfg.split == "loso":
             folds = loso_folds(windows.subject, ft.val_fraction, 0, windows.y, windows.class_names)
+        elif cfg.split == CASE_SPLIT:
+            folds = stratified_case_folds(windows.subject, windows.y, cfg.groups, ft.val_fraction, 0,
+                                          windows.class_names)
         else:
             folds = group_folds(windows.subject, cfg.groups, ft.val_fraction, 0, windows.y, windows.class_names)
     folds = folds[: cfg.max_folds] if cfg.max_folds else folds
@@ -98,7 +105,10 @@ def make_folds(cfg: EvalConfig, windows: RealWindows, log: Any = None) -> list[F
 
 
 def load_checkpoints(cfg: EvalConfig, needed: set[str]) -> dict[str, tuple[Multi3Net, dict[str, Any]]]:
-    """Pretrained models by checkpoint key; ConfigError for a missing key or a different model rate."""
+    """Pretrained models by checkpoint key (``multi3net`` defaults to the packaged default model's pretrained
+    encoder); ConfigError for another missing key or a different model rate."""
+    if "multi3net" in needed and "multi3net" not in cfg.checkpoints:
+        cfg.checkpoints["multi3net"] = str(default_pretrained())
     missing = sorted(k for k in needed if k not in cfg.checkpoints)
     if missing:
         raise ConfigError(
@@ -121,6 +131,9 @@ def settings_key(cfg: EvalConfig, checkpoints: dict[str, str]) -> str:
     ft = cfg.finetune.to_dict()
     for k in ("out_dir", "progress", "device", "workers"):
         ft.pop(k, None)
+    for k, default in (("profile", None), ("channels", "auto")):  # added later: at their defaults keys stay as before
+        if ft.get(k) == default:
+            ft.pop(k)
     blob = {"finetune": ft, "checkpoints": checkpoints, "split": cfg.split, "groups": cfg.groups,
             "subjects": list(cfg.subjects)}  # fmt: skip
     return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -151,7 +164,7 @@ def _context(cfg: EvalConfig, windows: RealWindows, folds: list[Fold]) -> _Conte
 
 def _needed(cfg: EvalConfig) -> set[str]:
     needed = {METHOD_CHECKPOINT[m] for m in cfg.methods if m in METHOD_CHECKPOINT}
-    if cfg.experts and cfg.experts_method in METHOD_CHECKPOINT:
+    if cfg.experts and cfg.experts_method in METHOD_CHECKPOINT and cfg.experts_method in cfg.methods:
         needed.add(METHOD_CHECKPOINT[cfg.experts_method])
     if cfg.zero_shot and "multi3net" in cfg.checkpoints:
         needed.add("multi3net")
@@ -244,7 +257,8 @@ def run_evaluation(cfg: EvalConfig, log: Any = None) -> dict[str, Any]:
     keys = method_keys(cfg, {k: v[1]["sha256"] for k, v in pre.items()})
 
     settings = [(m, float(f), default_experts) for m in cfg.methods for f in cfg.label_fractions]
-    settings += [(cfg.experts_method, 1.0, e) for e in cfg.experts]
+    if cfg.experts_method in cfg.methods:  # the experts ablation belongs to its method (not run for stats_rf alone)
+        settings += [(cfg.experts_method, 1.0, e) for e in cfg.experts]
     order: list[RunKey] = []
     for method, frac, experts in settings:
         for seed in cfg.seeds:

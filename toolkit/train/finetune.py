@@ -41,10 +41,12 @@ from sklearn.metrics import f1_score
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from toolkit.errors import ConfigError
 from toolkit.models.baselines import DeepConvLSTM
 from toolkit.models.classifier import HarClassifier
 from toolkit.models.config import ClassifierConfig, ImuEncoderConfig, Multi3NetConfig
 from toolkit.models.multi3net import Multi3Net
+from toolkit.train.channels import ACC_CHANNELS, acc_only_state
 from toolkit.train.config import FinetuneConfig
 from toolkit.train.pretrain import make_optimizer
 
@@ -81,15 +83,20 @@ def step_budget(n_train: int, cfg: FinetuneConfig) -> tuple[int, int]:
     return steps, per_epoch
 
 
-def classifier_spec(cfg: FinetuneConfig, num_classes: int, wrists: int, mcfg: Multi3NetConfig) -> dict[str, Any]:
-    """Plain description of the classifier to build (stored in its checkpoint as ``model_config``)."""
+def classifier_spec(
+    cfg: FinetuneConfig, num_classes: int, wrists: int, mcfg: Multi3NetConfig, channels: int = 6
+) -> dict[str, Any]:
+    """Plain description of the classifier to build (stored in its checkpoint as ``model_config``).
+
+    ``channels``: input channels per wrist (6: acc + gyro, 3: accelerometer only, :mod:`toolkit.train.channels`).
+    """
     if cfg.method == "dcl":
-        return {"arch": "dcl", "in_channels": 6 * wrists, "num_classes": num_classes,
+        return {"arch": "dcl", "in_channels": channels * wrists, "num_classes": num_classes,
                 "conv_filters": cfg.dcl_filters, "lstm_units": cfg.dcl_units}  # fmt: skip
     head = mcfg.classifier.to_dict() | {"num_classes": num_classes, "wrists": wrists}
     if cfg.num_experts is not None:
         head["num_experts"] = cfg.num_experts
-    return {"arch": "har", "imu": mcfg.imu.to_dict(), "classifier": head}
+    return {"arch": "har", "imu": mcfg.imu.to_dict() | {"in_channels": channels}, "classifier": head}
 
 
 def classifier_from_spec(spec: dict[str, Any]) -> nn.Module:
@@ -101,14 +108,24 @@ def classifier_from_spec(spec: dict[str, Any]) -> nn.Module:
 
 
 def build_classifier(spec: dict[str, Any], pretrained: Multi3Net | None = None, encoder: str = "left") -> nn.Module:
-    """The model of ``spec``; with ``pretrained``, its encoder(s) start from the Multi3Net's wrist encoder(s)."""
+    """The model of ``spec``; with ``pretrained``, its encoder(s) start from the Multi3Net's wrist encoder(s).
+
+    An accelerometer-only spec (3 input channels) keeps the pretrained input layer's acc columns
+    (:func:`toolkit.train.channels.acc_only_state`: the same as feeding the 6-channel encoder zero gyroscope).
+    """
     model = classifier_from_spec(spec)
     if pretrained is not None and isinstance(model, HarClassifier):
         wrists = model.cfg.wrists
         sources = (
             [pretrained.imu_left, pretrained.imu_right] if wrists == 2 else [getattr(pretrained, f"imu_{encoder}")]
         )
-        model = HarClassifier.from_pretrained(sources, model.cfg)
+        if model.imu_cfg.in_channels == sources[0].cfg.in_channels:
+            return HarClassifier.from_pretrained(sources, model.cfg)
+        if model.imu_cfg.in_channels != len(ACC_CHANNELS):
+            raise ConfigError(f"cannot start a {model.imu_cfg.in_channels}-channel encoder from a "
+                              f"{sources[0].cfg.in_channels}-channel pretrained one")
+        for mine, theirs in zip(model.encoders, sources, strict=True):
+            mine.load_state_dict(acc_only_state(theirs.state_dict()))
     return model
 
 

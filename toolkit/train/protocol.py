@@ -16,6 +16,7 @@ an indexing bug that let test windows through would be caught.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ from toolkit.data.windows import RealWindows
 from toolkit.errors import Multi3EdgeError
 from toolkit.models.config import Multi3NetConfig
 from toolkit.models.multi3net import Multi3Net
+from toolkit.train.channels import ALL_CHANNELS, slice_stats
 from toolkit.train.config import FinetuneConfig
 from toolkit.train.data import classifier_inputs
 from toolkit.train.finetune import FinetuneResult, build_classifier, classifier_spec, predict_logits, train_classifier
@@ -144,17 +146,25 @@ def fit_and_test(
     pretrained: Multi3Net | None,
     device: torch.device,
     pretrained_normalizer: Normalizer | None = None,
+    channels: Sequence[str] = ALL_CHANNELS,
 ) -> FoldOutcome:
     """Prepare the fold, build ``cfg.method`` (from ``pretrained`` when given), train, predict the test windows.
 
     A ``multi3net`` run with ``cfg.normalizer == "pretrained"`` standardises the real windows with
     ``pretrained_normalizer`` (the statistics the encoder was pretrained with), so the encoder sees gravity and
     motion on the scale it learnt; every other run fits the normaliser on the fold's training windows.
+
+    ``channels``: the per-wrist channels ``windows.x`` holds (:mod:`toolkit.train.channels`; accelerometer only:
+    (N, L, 3 * wrists) windows, a 3-channel model, the pretrained normaliser's acc statistics).
     """
     fixed = pretrained_normalizer if cfg.method == "multi3net" and cfg.normalizer == "pretrained" else None
+    wrists = windows.x.shape[-1] // len(channels)
+    if fixed is not None and tuple(channels) != ALL_CHANNELS and fixed.mean.size % len(ALL_CHANNELS) == 0:
+        k = fixed.mean.size // len(ALL_CHANNELS)  # the normaliser's wrists
+        fixed = Normalizer(np.asarray(slice_stats(fixed.mean, channels, k)),
+                           np.asarray(slice_stats(fixed.std, channels, k)))  # fmt: skip
     data = prepare_fold(windows, fold, cfg.label_fraction, cfg.seed, normalizer=fixed)
-    wrists = data.train[0].shape[-1] // 6
-    spec = classifier_spec(cfg, len(windows.class_names), wrists, mcfg)
+    spec = classifier_spec(cfg, len(windows.class_names), wrists, mcfg, len(channels))
     torch.manual_seed(cfg.seed)
     model = build_classifier(spec, pretrained if cfg.method == "multi3net" else None, cfg.encoder)
     res = train_classifier(model, data.train, data.val, cfg, len(windows.class_names), device,

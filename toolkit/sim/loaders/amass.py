@@ -31,22 +31,31 @@ y-up model frame turned onto z-up). With ``C`` = :data:`toolkit.frames.Z_UP_TO_Y
   leg length); without one it is 1.0, i.e. the subject is assumed to have the reference body's
   legs (a 1.70 m body);
 * finally :func:`toolkit.sim.canonical.canonicalize` (resample to ``rate_hz``, feet centred).
+
+Memory and speed (an hour of SMPL-H at 60 Hz is a 275 MB file). A member stored uncompressed (as
+``np.savez`` writes it) is memory-mapped, not copied; its CRC-32 and the finiteness of every
+value are still checked, by a helper thread while the main thread converts the rotations (both
+are whole-array passes), and any problem is raised before the motion is used. The conversion runs
+in blocks of :data:`_BLOCK` frames straight into the motion's one (T, 24, 4) array, so no
+array-sized temporaries are allocated (on this VM fresh memory costs ~2-3 ms of system time per MB).
 """
 
 from __future__ import annotations
 
 import zipfile
 import zlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from toolkit.errors import InputFileError
 from toolkit.frames import UP_AXIS, Z_UP_TO_Y_UP
 from toolkit.sim.body import BodyModel
 from toolkit.sim.canonical import canonicalize, leg_scale, reference_body
 from toolkit.sim.motion import DEFAULT_HEIGHT_M, DEFAULT_RATE_HZ, Motion
+from toolkit.sim.rotations import quat_mul
 from toolkit.sim.skeleton import JOINT_INDEX, NUM_JOINTS
 
 #: Width of ``poses`` -> model type.
@@ -58,6 +67,10 @@ RATE_RANGE_HZ = (1.0, 2000.0)
 #: Largest array a motion file may hold [bytes] (an hour of SMPL-X at 120 Hz is 0.57 GB).
 MAX_ARRAY_BYTES = 4 * 1024**3
 _KEYS = ("poses", "trans", "betas", "gender", *_RATE_KEYS)
+_BLOCK = 1024  # frames per block of the conversion (temporaries < 1 MB: reused, never page-faulted afresh)
+_CRC_BLOCK = 1 << 22  # bytes per CRC-32 update
+#: Z_UP_TO_Y_UP as a unit quaternion (x, y, z, w): a rotation of -90 deg about x.
+_C_QUAT = np.array([-np.sqrt(0.5), 0.0, 0.0, np.sqrt(0.5)])
 
 
 def _read(data: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
@@ -69,6 +82,58 @@ def _read(data: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
         ) from None
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         raise InputFileError(path, f"damaged archive member {key!r}: {e}") from None
+
+
+def _mapped_member(path: Path, key: str) -> tuple[np.ndarray, Callable[[], None]] | None:
+    """A read-only memory map of the stored (uncompressed) member ``key.npy`` of an ``.npz``, or None.
+
+    ``np.savez`` stores members uncompressed, so the array's bytes lie in the file as they are:
+    mapping them costs no copy and no fresh memory (an hour of SMPL-H poses is 275 MB). Returns
+    the array and its integrity check: a function that verifies the member's CRC-32 over the
+    mapping (what ``np.load`` does while reading) and raises :class:`InputFileError` on damaged
+    bytes. None for a compressed, non-numeric or Fortran-ordered member (read it the usual way).
+    """
+    try:
+        with zipfile.ZipFile(path) as zf:
+            info = zf.getinfo(f"{key}.npy")
+            if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+                return None
+            with open(path, "rb") as fh:
+                fh.seek(info.header_offset)
+                local = fh.read(30)
+                if len(local) != 30 or local[:4] != b"PK\x03\x04":
+                    return None
+                start = info.header_offset + 30 + int.from_bytes(local[26:28], "little")
+                start += int.from_bytes(local[28:30], "little")
+                fh.seek(start)
+                major, _minor = np.lib.format.read_magic(fh)
+                read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+                shape, fortran, dtype = read(fh)
+                offset = fh.tell()
+    except KeyError:
+        return None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        return None  # the usual reader names the problem
+    if fortran or dtype.kind not in "fiu" or len(shape) == 0 or 0 in shape:
+        return None
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    if offset - start + nbytes != info.file_size:
+        return None
+    whole = np.memmap(path, dtype=np.uint8, mode="r", offset=start, shape=(info.file_size,))
+
+    def check_crc() -> None:
+        crc = 0
+        for s in range(0, info.file_size, _CRC_BLOCK):  # zlib releases the GIL: runs beside the conversion
+            crc = zlib.crc32(whole[s : s + _CRC_BLOCK], crc)
+        if crc != info.CRC:
+            raise InputFileError(path, f"damaged archive member {key!r}: CRC-32 mismatch")
+
+    return np.ndarray(shape, dtype=dtype, buffer=whole, offset=offset - start), check_crc
+
+
+def _all_finite(x: np.ndarray) -> bool:
+    """``np.isfinite(x).all()`` block by block along axis 0 (no array-sized temporary)."""
+    return all(bool(np.isfinite(x[s : s + _BLOCK]).all()) for s in range(0, x.shape[0], _BLOCK))
 
 
 def check_array_headers(path: Path) -> None:
@@ -117,12 +182,21 @@ def read_amass_npz(path: str | Path) -> dict:
 
     Returns:
         ``{"poses": (T, W), "trans": (T, 3), "rate_hz": float, "betas": (B,), "gender": str,
-        "model_type": str}`` (float64 arrays).
+        "model_type": str}``; ``poses`` is the file's own array, read-only and memory-mapped when
+        the member is stored uncompressed (``np.savez``), any real dtype; the others are float64.
 
     Raises:
         InputFileError: one line naming the first problem.
     """
-    p = Path(path)
+    arrays, check_data = _read_amass(Path(path))
+    check_data()
+    return arrays
+
+
+def _read_amass(p: Path) -> tuple[dict, Callable[[], None]]:
+    """:func:`read_amass_npz` with the checks that read all of ``poses`` (its CRC-32 and that every
+    value is finite) returned as a function, to run beside the conversion (each is a pass over the
+    whole array: ~0.1 s for an hour of SMPL-H)."""
     if p.is_dir():
         raise InputFileError(p, "is a folder, not an .npz motion file")
     if zipfile.is_zipfile(p):
@@ -143,7 +217,8 @@ def read_amass_npz(path: str | Path) -> dict:
         files = set(data.files)
         if "poses" not in files:
             raise InputFileError(p, "missing 'poses' (not an AMASS motion file)")
-        poses = _read(data, "poses", p)
+        mapped = _mapped_member(p, "poses")
+        poses, check_crc = mapped if mapped is not None else (_read(data, "poses", p), None)
         if "trans" not in files:
             raise InputFileError(p, "missing 'trans'")
         trans = _read(data, "trans", p)
@@ -172,12 +247,19 @@ def read_amass_npz(path: str | Path) -> dict:
     if not (RATE_RANGE_HZ[0] <= rate_hz <= RATE_RANGE_HZ[1]):
         lo, hi = RATE_RANGE_HZ
         raise InputFileError(p, f"'{rate_key}' must be a frame rate within {lo:g}-{hi:g} Hz, found {rate_hz:g}")
-    poses, trans = np.asarray(poses, dtype=np.float64), np.asarray(trans, dtype=np.float64)  # no copy if f64
-    if not (np.isfinite(poses).all() and np.isfinite(trans).all()):
+    trans = np.asarray(trans, dtype=np.float64)
+    if not np.isfinite(trans).all():
         raise InputFileError(p, "'poses' or 'trans' contains NaN or infinite values")
     if betas.dtype.kind not in "fiu" or not np.isfinite(betas).all():
         raise InputFileError(p, "'betas' must be finite numbers")
-    return {
+
+    def check_data() -> None:
+        if check_crc is not None:
+            check_crc()
+        if not _all_finite(poses):
+            raise InputFileError(p, "'poses' or 'trans' contains NaN or infinite values")
+
+    arrays = {
         "poses": poses,
         "trans": trans,
         "rate_hz": rate_hz,
@@ -185,6 +267,7 @@ def read_amass_npz(path: str | Path) -> dict:
         "gender": gender,
         "model_type": POSE_WIDTHS[poses.shape[1]],
     }
+    return arrays, check_data
 
 
 def rotvec_to_quat(rotvec: np.ndarray) -> np.ndarray:
@@ -193,33 +276,43 @@ def rotvec_to_quat(rotvec: np.ndarray) -> np.ndarray:
     ``q = (sin(theta/2) r / theta, cos(theta/2))``, ``theta = |r|``; below 1e-4 rad the factor
     ``sin(theta/2) / theta`` is its Taylor series ``1/2 - theta^2/48`` (exact to double precision).
     """
-    theta = np.sqrt(np.einsum("...i,...i->...", rotvec, rotvec))
+    x, y, z = rotvec[..., 0], rotvec[..., 1], rotvec[..., 2]
+    theta2 = x * x + y * y + z * z
+    theta = np.sqrt(theta2)
+    half = 0.5 * theta
     small = theta < 1e-4
-    factor = np.sin(0.5 * theta) / np.where(small, 1.0, theta)
-    factor = np.where(small, 0.5 - theta * theta / 48.0, factor)
+    factor = np.divide(np.sin(half), theta, out=0.5 - theta2 / 48.0, where=~small)
     out = np.empty(rotvec.shape[:-1] + (4,))
     np.multiply(rotvec, factor[..., None], out=out[..., :3])
-    np.cos(0.5 * theta, out=out[..., 3])
+    np.cos(half, out=out[..., 3])
     return out
 
 
 def amass_to_raw_motion(poses: np.ndarray, trans: np.ndarray, rate_hz: float, pelvis_rest: np.ndarray) -> Motion:
     """Un-normalised y-up :class:`Motion` (source metres, source rate) from z-up AMASS arrays.
 
+    Converted block by block (:data:`_BLOCK` frames) straight into the motion's one (T, 24, 4)
+    array: no (T, 24, 3) rotation-vector copy and no array-sized temporaries (an hour at 60 Hz
+    would need ~1 GB of them), and ``poses`` may be a memory map of the file. The quaternions
+    are unit by construction, with ``w >= 0`` (:func:`toolkit.sim.canonical.canonicalize` need not
+    normalise them again).
+
     Args:
-        poses: (T, 72 | 156 | 165) axis-angle poses [rad].
+        poses: (T, 72 | 156 | 165) axis-angle poses [rad], any real dtype.
         trans: (T, 3) z-up root translations [m].
         rate_hz: frame rate [Hz].
         pelvis_rest: (3,) rest pelvis joint ``J0`` in the model frame [m].
     """
     t = poses.shape[0]
-    rotvec = np.zeros((t, NUM_JOINTS, 3))
-    rotvec[:, :22] = poses[:, :66].reshape(t, 22, 3)
-    if poses.shape[1] == 72:  # SMPL's own hand joints
-        rotvec[:, 22:24] = poses[:, 66:72].reshape(t, 2, 3)
-    quat = rotvec_to_quat(rotvec)
-    c = Rotation.from_matrix(Z_UP_TO_Y_UP)
-    quat[:, 0] = (c * Rotation.from_quat(quat[:, 0])).as_quat()
+    quat = np.empty((t, NUM_JOINTS, 4))
+    quat[:, 22:24] = (0.0, 0.0, 0.0, 1.0)
+    cols = 72 if poses.shape[1] == 72 else 66  # SMPL's own hand joints, or none (SMPL-H / SMPL-X)
+    for s in range(0, t, _BLOCK):
+        block = quat[s : s + _BLOCK]
+        rotvec = np.asarray(poses[s : s + _BLOCK, :cols], dtype=np.float64).reshape(block.shape[0], cols // 3, 3)
+        block[:, : cols // 3] = rotvec_to_quat(rotvec)
+        block[:, 0] = quat_mul(_C_QUAT, block[:, 0])
+        np.negative(block, out=block, where=block[..., 3:] < 0)  # w >= 0 (angles beyond pi)
     root = (np.asarray(pelvis_rest, dtype=np.float64)[None, :] + trans) @ Z_UP_TO_Y_UP.T
     return Motion(rate_hz=rate_hz, root_pos=root, local_quat=quat)
 
@@ -248,7 +341,7 @@ def load_amass(
         InputFileError: missing keys, wrong shapes, NaN / inf, fewer than 4 frames, pickled content.
     """
     p = Path(path)
-    arrays = read_amass_npz(p)
+    arrays, check_data = _read_amass(p)
     if body is not None:
         rest = body.rest_joints
         pelvis_rest = np.asarray(getattr(body, "model_pelvis", rest[0]), dtype=np.float64)
@@ -257,7 +350,11 @@ def load_amass(
     else:
         pelvis_rest = reference_body(height_m).rest_joints[0]
         scale = 1.0
-    raw = amass_to_raw_motion(arrays["poses"], arrays["trans"], arrays["rate_hz"], pelvis_rest)
+    with ThreadPoolExecutor(max_workers=1) as checker:  # the checks run beside the conversion (2 cores)
+        checked = checker.submit(check_data)
+        with np.errstate(invalid="ignore", over="ignore"):  # non-finite poses: refused just below
+            raw = amass_to_raw_motion(arrays["poses"], arrays["trans"], arrays["rate_hz"], pelvis_rest)
+        checked.result()  # damaged or non-finite data: raised here, before anything uses it
     raw.text = text
     raw.source = str(p)
     raw.name = name or p.stem
@@ -270,4 +367,4 @@ def load_amass(
         "scale": scale,
         "pelvis_rest": "body" if body is not None else "reference body (approximation)",
     }
-    return canonicalize(raw, scale=scale, height_m=height_m, rate_hz=rate_hz)
+    return canonicalize(raw, scale=scale, height_m=height_m, rate_hz=rate_hz, consume=True, normalized=True)

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from toolkit.errors import InputFileError
 from toolkit.sim.loaders.bvh import read_text
@@ -76,6 +75,8 @@ def _axis_frame(parts: list[str], degrees: bool, what: str, path: Path) -> np.nd
     order = parts[3].lower() if len(parts) > 3 else "xyz"
     if sorted(order) != ["x", "y", "z"]:
         raise InputFileError(path, f"{what}: bad rotation order {parts[3]!r}")
+    from scipy.spatial.transform import Rotation  # on use: scipy.spatial costs ~0.25 s of start-up
+
     return Rotation.from_euler(order, angles, degrees=degrees).as_matrix()
 
 
@@ -224,6 +225,8 @@ def _rotation(dofs: list[str], values: np.ndarray, degrees: bool) -> np.ndarray:
     if not cols:
         return np.broadcast_to([0.0, 0.0, 0.0, 1.0], (values.shape[0], 4))
     seq = "".join(dofs[i][1] for i in cols)
+    from scipy.spatial.transform import Rotation  # on use: scipy.spatial costs ~0.25 s of start-up
+
     return Rotation.from_euler(seq, values[:, cols], degrees=degrees).as_quat()
 
 
@@ -231,6 +234,8 @@ def asf_amc_source_motion(skeleton: AsfSkeleton, values: dict[str, np.ndarray], 
     """Global bone rotations, root trajectory and rest points (vectorised over frames)."""
     root_vals = values["root"]
     t = root_vals.shape[0]
+    from scipy.spatial.transform import Rotation  # on use: scipy.spatial costs ~0.25 s of start-up
+
     q_root_axis = Rotation.from_matrix(skeleton.orientation).as_quat()
     m_root = _rotation(skeleton.order, root_vals, skeleton.degrees)
     glob = {"root": quat_mul(quat_mul(q_root_axis, m_root), quat_conj(q_root_axis))}

@@ -105,9 +105,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from toolkit.errors import ConfigError, InputFileError
 from toolkit.sim.body import BuiltinBody
@@ -124,6 +124,9 @@ from toolkit.sim.loaders.schemes import (
 from toolkit.sim.motion import DEFAULT_HEIGHT_M, DEFAULT_RATE_HZ, Motion
 from toolkit.sim.rotations import quat_conj, quat_log, quat_mul
 from toolkit.sim.skeleton import JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS
+
+if TYPE_CHECKING:
+    from scipy.spatial.transform import Rotation
 
 __all__ = ["JointMap", "OPTIONAL_JOINTS", "RetargetOptions", "SCHEMES", "SourceMotion", "detect_scheme", "retarget"]
 
@@ -240,6 +243,8 @@ def detect_scheme(src: SourceMotion, path: str | Path, joint_map: str | None = N
 
 def minimal_rotation(a: np.ndarray, b: np.ndarray) -> Rotation:
     """The smallest rotation taking direction ``a`` (3,) onto direction ``b`` (3,)."""
+    from scipy.spatial.transform import Rotation  # on use: scipy.spatial costs ~0.25 s of start-up
+
     a = a / np.linalg.norm(a)
     b = b / np.linalg.norm(b)
     axis = np.cross(a, b)
@@ -462,6 +467,8 @@ def retarget(
     scheme, table = detect_scheme(src, path, opts.joint_map)
     c, facts = _world_alignment(src, table, path, opts.up_axis)
     src, dropped = drop_leading_glitch(src, [n for m in table.values() for n in (m.rot, m.twist) if n is not None])
+    from scipy.spatial.transform import Rotation  # on use: scipy.spatial costs ~0.25 s of start-up
+
     qc = Rotation.from_matrix(c).as_quat()
     body = _builtin_body()
     col = {n: k for k, n in enumerate(src.names)}
