@@ -64,6 +64,7 @@ for line in sys.stdin.buffer:
         out.flush()
 """
 
+_ORIGINAL_FORMAT = warnings.formatwarning
 _state: dict[str, Any] = {"installed": False, "verbose": False, "filter": None}
 
 
@@ -85,10 +86,17 @@ def quiet_third_party(verbose: bool | None = None) -> None:
     if not sys.warnoptions:  # python -W ... on the command line wins
         warnings.filterwarnings("ignore")
         warnings.filterwarnings("default", module=OWN_MODULES)
+        warnings.formatwarning = _one_line_warning  # our warnings read "warning: ...", no file:line and source
     quiet_loggers()
     _state["installed"] = True
     if _is_command_process():
         filter_fd2()
+
+
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      line: str | None = None) -> str:
+    """``warnings.formatwarning`` for the commands: one line, ``warning: <message>``."""
+    return f"warning: {message}\n"
 
 
 def _is_command_process() -> bool:
@@ -154,6 +162,7 @@ def set_verbose(verbose: bool) -> None:
         _restore_fd2()
         warnings.resetwarnings()
         warnings.simplefilter("default")
+        warnings.formatwarning = _ORIGINAL_FORMAT
         for name in THIRD_PARTY_LOGGERS:
             logging.getLogger(name).setLevel(logging.NOTSET)
     elif not verbose:

@@ -64,7 +64,7 @@ from toolkit.strict_json import dumps as strict_dumps
 
 PROG = "edge-stream"
 DEFAULT_MODEL = "dist"
-FALLBACK_MODEL = "the default model's bundles shipped in the package (toolkit/default_model/edge)"
+FALLBACK_MODEL = "the packaged toolkit/default_model/edge"
 
 EXAMPLES = f"""\
 examples:
@@ -88,11 +88,14 @@ examples:
   {PROG} --e4-server 192.168.1.20 --model dist/watch-acc --json
   {PROG} --e4-server virtual --model dist/watch-acc --seconds 30
 
+  # your own trial file replayed over BLE at its real rate; the device description converts its raw values
+  edge-stream --virtual file:my_data/wave/trial-07.txt --profile my_watch.yaml --wrist right --model dist
+
   # stream a recording (from edge-record / edge-stream) through the engine, as fast as it decodes
   {PROG} --recording recordings/run1.m3erec --json
 
-Model: an edge-export bundle folder, or a folder of bundles (default {DEFAULT_MODEL}, else {FALLBACK_MODEL}): a
-device without gyroscope (an E4, an accelerometer-only --profile) gets its watch-acc bundle, the others watch.
+Model: an edge-export bundle folder, or a folder of bundles (default {DEFAULT_MODEL}, else {FALLBACK_MODEL}):
+a device without gyroscope (an E4, an accelerometer-only --profile) gets its watch-acc bundle, the others watch.
 Calibration: devices listed in --calibration use their calibration; the others get their profile's axes and
 --wrist/--face (or --mount DEVICE=right[,palmar][,rotDEG]). Ctrl-C stops cleanly and keeps the recording.
 """
