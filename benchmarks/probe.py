@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-folds", type=int, help="only the first N folds (quick look)")
     ap.add_argument("--out", help="write the runs and summary as JSON here")
     ap.add_argument("--quiet", action="store_true", help="no per-fold lines")
+    ap.add_argument("--acc-only", action="store_true",
+                    help="drop the gyroscope (as an accelerometer-only device: NaN -> 0 after standardisation)")
     ap.add_argument("--normalizer", choices=("pretrained", "fold"), default="pretrained",
                     help="standardisation of the pretrained probe: the checkpoint's own statistics (default, as "
                          "edge-eval) or the fold's training windows'")
@@ -50,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         model, pre_norm, ck = load_pretrained(args.checkpoint)
         grid = GridConfig(rate_hz=30.0, window_s=2.0, hop_s=args.hop_s)
         windows = load_real_windows(args.dataset, grid, args.data_root)
+        if args.acc_only:
+            windows.x[..., 3:6] = np.nan
+            windows.has_gyro[:] = False
         res = run_loso_probe(model, windows, args.label_fraction, args.seeds, max_folds=args.max_folds,
                              log=None if args.quiet else print,
                              pretrained_normalizer=pre_norm if args.normalizer == "pretrained" else None)  # fmt: skip
@@ -60,8 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.dataset} {float(frac):.0%} labels, seeds {args.seeds}, {s['folds']} folds: probe_pretrained "
               f"{100 * s['probe_pretrained']:.1f}  probe_random {100 * s['probe_random']:.1f}  mean paired diff "
               f"{100 * s['mean_paired_diff']:+.1f} points (pretrained better on {s['folds_won']}/{s['folds']} folds)")
-    res |= {"normalizer": args.normalizer, "checkpoint": str(ck.path), "sha256": ck.sidecar["sha256"],
-            "dataset": args.dataset, "grid": grid.to_dict(), "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
+    res |= {"normalizer": args.normalizer, "acc_only": args.acc_only, "checkpoint": str(ck.path),
+            "sha256": ck.sidecar["sha256"], "dataset": args.dataset, "grid": grid.to_dict(),
+            "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(res, indent=1, default=float))
