@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from toolkit.errors import ConfigError
+from toolkit.versioned import versioned_fields
 
 #: Version of :meth:`StaticCalibration.to_dict`'s layout (inside a calibration file).
 STATIC_SCHEMA_VERSION = 1
@@ -127,19 +128,7 @@ class StaticCalibration:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StaticCalibration:
         """Inverse of :meth:`to_dict`. Raises :class:`ConfigError` on a wrong schema, unknown keys or bad values."""
-        if not isinstance(data, dict):
-            raise ConfigError(f"static calibration: expected a mapping, got {type(data).__name__}")
-        d = dict(data)
-        schema = d.pop("schema", None)
-        if schema != STATIC_SCHEMA_VERSION:
-            raise ConfigError(
-                f"static calibration: unsupported schema {schema!r} (this version reads {STATIC_SCHEMA_VERSION})"
-            )
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - known)
-        if unknown:
-            known_s = ", ".join(sorted(known))
-            raise ConfigError(f"static calibration: unknown keys {', '.join(unknown)} (known: {known_s})")
+        d = versioned_fields(data, "static calibration", STATIC_SCHEMA_VERSION, cls.__dataclass_fields__)
         if "sensitivity" in d and d["sensitivity"] is None:
             d["sensitivity"] = math.inf
         return cls(**d)
@@ -220,20 +209,8 @@ class RateEstimate:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RateEstimate:
         """Inverse of :meth:`to_dict`; :class:`ConfigError` on a wrong schema, unknown keys or bad values."""
-        if not isinstance(data, dict):
-            raise ConfigError(f"rate estimate: expected a mapping, got {type(data).__name__}")
-        d = dict(data)
-        schema = d.pop("schema", None)
-        if schema != RATE_SCHEMA_VERSION:
-            raise ConfigError(
-                f"rate estimate: unsupported schema {schema!r} (this version reads {RATE_SCHEMA_VERSION})")
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"rate estimate: unknown keys {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        if "rate_hz" not in d:
-            raise ConfigError("rate estimate: missing key 'rate_hz'")
-        return cls(**d)
+        return cls(**versioned_fields(data, "rate estimate", RATE_SCHEMA_VERSION, cls.__dataclass_fields__,
+                                      required=("rate_hz",)))
 
 
 __all__ = [

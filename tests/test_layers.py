@@ -23,7 +23,7 @@ PROJECT = ("toolkit", "firmware_bridge", "calibration", "export")
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("floor", ("toolkit", "toolkit.errors", "toolkit.frames", "toolkit.units", "toolkit.mount",
                "toolkit.device_profiles", "toolkit.hashing", "toolkit.strict_json", "toolkit.programs",
-               "toolkit.lazy_exports", "toolkit.quiet", "toolkit.resources")),
+               "toolkit.lazy_exports", "toolkit.quiet", "toolkit.resources", "toolkit.versioned")),
     ("simulation, data, models, training", ("toolkit.sim", "toolkit.data", "toolkit.models", "toolkit.train")),
     ("transport, protocols, recording", ("firmware_bridge",)),
     ("calibration procedures", ("calibration",)),

@@ -59,6 +59,7 @@ import numpy as np
 from toolkit.errors import ConfigError, InputFileError
 from toolkit.frames import G_MS2
 from toolkit.units import ACC_SIGNS, GYRO_UNITS, REAL_ACC_UNITS, UnitConvention, from_device_units, to_device_units
+from toolkit.versioned import versioned_fields
 
 #: Version of :meth:`RealDeviceProfile.to_dict`'s flat layout (embedded in calibration files).
 SCHEMA_VERSION = 1
@@ -348,17 +349,8 @@ class RealDeviceProfile:
         d = dict(data)
         if d.get("schema") == FILE_SCHEMA_VERSION:
             return _parse_file_dict(d, "real device profile", None)
-        schema = d.pop("schema", None)
-        if schema != SCHEMA_VERSION:
-            raise ConfigError(f"real device profile: unsupported schema {schema!r} (this version reads "
-                              f"{SCHEMA_VERSION} and {FILE_SCHEMA_VERSION})")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            known_s = ", ".join(sorted(known))
-            raise ConfigError(f"real device profile: unknown keys {', '.join(unknown)} (known: {known_s})")
-        if "name" not in d:
-            raise ConfigError("real device profile: missing key 'name'")
+        d = versioned_fields(d, "real device profile", SCHEMA_VERSION, (f.name for f in fields(cls)),
+                             required=("name",), reads=f"{SCHEMA_VERSION} and {FILE_SCHEMA_VERSION}")
         if "axes_to_watch" in d:
             try:
                 d["axes_to_watch"] = tuple(tuple(float(v) for v in row) for row in d["axes_to_watch"])

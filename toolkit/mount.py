@@ -35,12 +35,14 @@ Mirroring (right wrist -> left wrist)
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from toolkit.errors import ConfigError
+from toolkit.versioned import versioned_fields
 
 __all__ = [
     "CANONICAL_WRIST",
@@ -52,6 +54,7 @@ __all__ = [
     "mirror_acc",
     "mirror_gyro",
     "rot_x",
+    "wear_keywords",
 ]
 
 WRISTS = ("left", "right")
@@ -138,16 +141,26 @@ class Mount:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Mount:
-        if not isinstance(data, dict):
-            raise ConfigError(f"mount: expected a mapping, got {type(data).__name__}")
-        d = dict(data)
-        schema = d.pop("schema", None)
-        if schema != SCHEMA_VERSION:
-            raise ConfigError(f"mount: unsupported schema {schema!r} (this version reads {SCHEMA_VERSION})")
-        unknown = sorted(set(d) - {"wrist", "face", "rotation_deg"})
-        if unknown:
-            raise ConfigError(f"mount: unknown keys {', '.join(unknown)} (known: face, rotation_deg, wrist)")
-        return cls(**d)
+        return cls(**versioned_fields(data, "mount", SCHEMA_VERSION, ("wrist", "face", "rotation_deg")))
 
 
-__all__ = ["CANONICAL_WRIST", "FACES", "MIRROR", "Mount", "WRISTS", "mirror_acc", "mirror_gyro", "rot_x"]
+def wear_keywords(parts: Iterable[str]) -> dict[str, Any]:
+    """``["right", "palmar", "rot30"]`` -> :class:`Mount` keyword arguments (``wrist``, ``face``, ``rotation_deg``).
+
+    Raises:
+        ValueError: with the first part it cannot read as its argument (``rotXX`` with a bad number, or unknown).
+    """
+    out: dict[str, Any] = {}
+    for part in parts:
+        if part in WRISTS:
+            out["wrist"] = part
+        elif part in FACES:
+            out["face"] = part
+        elif part.startswith("rot"):
+            try:
+                out["rotation_deg"] = float(part[3:])
+            except ValueError:
+                raise ValueError(part) from None
+        else:
+            raise ValueError(part)
+    return out

@@ -7,7 +7,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from toolkit.errors import ConfigError
-from toolkit.mount import MIRROR, Mount, mirror_acc, mirror_gyro, rot_x
+from toolkit.mount import MIRROR, Mount, mirror_acc, mirror_gyro, rot_x, wear_keywords
 from toolkit.sim.body import BuiltinBody
 from toolkit.sim.imu import simulate_imu
 from toolkit.sim.motion import Motion
@@ -105,3 +105,11 @@ def test_mount_validation_and_round_trip():
         Mount("left", "dorsal", float("nan"))
     with pytest.raises(ConfigError, match="schema"):
         Mount.from_dict({"wrist": "left"})
+
+
+def test_wear_keywords_reads_wrist_face_rotation_and_names_a_bad_part():
+    assert wear_keywords(["right", "palmar", "rot30"]) == {"wrist": "right", "face": "palmar", "rotation_deg": 30.0}
+    assert wear_keywords([]) == {}
+    for bad in ("up", "rotX"):
+        with pytest.raises(ValueError, match=bad):
+            wear_keywords(["left", bad])

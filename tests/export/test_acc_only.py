@@ -84,30 +84,27 @@ def _export(ckpt: Path, out: Path, *extra: str) -> int:
     )
 
 
-@pytest.fixture(scope="module")
-def acc_run(tmp_path_factory) -> tuple[Path, Path]:
+def _run(tmp_path_factory, name: str, channels: str, profiles: str) -> tuple[Path, Path]:
+    """edge-finetune with ``channels`` then edge-export of ``profiles``; (checkpoint folder, dist folder)."""
     mp = pytest.MonkeyPatch()
     _patch_data(mp)
     try:
-        root = tmp_path_factory.mktemp("acc")
-        assert _finetune(root / "ft", "acc") == 0
-        assert _export(root / "ft", root / "dist", "--profiles", "watch") == 0
+        root = tmp_path_factory.mktemp(name)
+        assert _finetune(root / "ft", channels) == 0
+        assert _export(root / "ft", root / "dist", "--profiles", profiles) == 0
     finally:
         mp.undo()
     return root / "ft", root / "dist"
+
+
+@pytest.fixture(scope="module")
+def acc_run(tmp_path_factory) -> tuple[Path, Path]:
+    return _run(tmp_path_factory, "acc", "acc", "watch")
 
 
 @pytest.fixture(scope="module")
 def gyro_run(tmp_path_factory) -> tuple[Path, Path]:
-    mp = pytest.MonkeyPatch()
-    _patch_data(mp)
-    try:
-        root = tmp_path_factory.mktemp("gyro")
-        assert _finetune(root / "ft", "acc+gyro") == 0
-        assert _export(root / "ft", root / "dist", "--profiles", "watch,watch-acc") == 0
-    finally:
-        mp.undo()
-    return root / "ft", root / "dist"
+    return _run(tmp_path_factory, "gyro", "acc+gyro", "watch,watch-acc")
 
 
 def test_acc_only_checkpoint_records_channels_and_windows(acc_run) -> None:

@@ -24,12 +24,8 @@ import numpy as np
 from calibration.device import FORMAT_VERSION, CalibrationFile
 from calibration.procedure import PROTOCOL, calibrate_stream
 from firmware_bridge.connect import (
-    check_bluetooth,
-    check_e4_server,
     default_recording_path,
     e4_server_target,
-    open_devices,
-    open_e4,
     output_on_success,
     start_and_connect,
     stop_on_signals,
@@ -42,6 +38,7 @@ from firmware_bridge.virtual.catalog import NAME_FORMS, VirtualDeviceSpec
 from toolkit.cli.args import positive_float
 from toolkit.cli.devices import PROFILE_HELP, add_e4_option, split_profile
 from toolkit.cli.replays import resolve_virtual
+from toolkit.cli.sources import check_source, open_source
 from toolkit.device_profiles import RealDeviceProfile, get_real_profile
 from toolkit.errors import ConfigError
 from toolkit.programs import EXIT_USAGE, output_file, parse_args, run_cli
@@ -171,27 +168,18 @@ def from_recording(args: argparse.Namespace) -> Any:
 
 
 async def _live(args: argparse.Namespace, virtual: VirtualDeviceSpec | None) -> Any:
-    if args.e4_server is not None:  # reachable before any file or folder is made
-        await check_e4_server(args.e4_server, args.timeout)
-    elif virtual is None:
-        await check_bluetooth()
+    virtual_specs = [virtual] if virtual is not None else []
+    await check_source(args.e4_server, virtual_specs, args.timeout)  # reachable before any file or folder is made
     record = None if args.no_record else Path(args.record) if args.record else default_recording_path(PROG, False)
     batches: list[Any] = []
     with stop_on_signals() as stop, output_on_success(record):
         async with contextlib.AsyncExitStack() as stack:
-            if args.e4_server is not None:
-                _, name = e4_server_target(args.e4_server)
-                series = resolve_virtual(name, args.data_root).series if name else None
-                e4 = await stack.enter_async_context(open_e4(args.e4_server, args.device, args.timeout,
-                                                             series=series, speed=args.speed))
-                specs, backend_client, backend_id, peripherals = [e4.spec], None, e4.backend_id, []
-            else:
-                specs, backend, peripherals = await stack.enter_async_context(open_devices(
-                    [virtual] if virtual is not None else [], [args.device], profile=args.ble_profile,
-                    timeout=args.timeout, speed=args.speed))
-                backend_client, backend_id = backend.client, backend.id
-            session = StreamSession(specs, backend=backend_client, backend_id=backend_id,  # type: ignore[arg-type]
-                                    record_to=record,
+            source = await open_source(stack, e4_server=args.e4_server, devices=[args.device] if args.device else [],
+                                       virtual=virtual_specs, ble_profile=args.ble_profile, timeout=args.timeout,
+                                       speed=args.speed, data_root=args.data_root)
+            peripherals = source.peripherals
+            session = StreamSession(source.specs, backend=source.backend_client,  # type: ignore[arg-type]
+                                    backend_id=source.backend_id, record_to=record,
                                     on_batch=batches.append,
                                     retry=RetryPolicy(connect_timeout=args.timeout), output_maxsize=0)
             try:

@@ -15,11 +15,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from firmware_bridge.connect import (
-    check_bluetooth,
-    check_e4_server,
-    e4_server_target,
-    open_devices,
-    open_e4,
     output_on_success,
     start_and_connect,
     stop_on_signals,
@@ -31,6 +26,7 @@ from firmware_bridge.virtual.catalog import NAME_FORMS, VirtualDeviceSpec
 from toolkit.cli.args import positive_float
 from toolkit.cli.devices import add_e4_option, add_virtual_options, event_line, flatten, split_profile
 from toolkit.cli.replays import resolve_virtual
+from toolkit.cli.sources import check_source, open_source
 from toolkit.errors import ConfigError
 from toolkit.programs import EXIT_USAGE, output_file, parse_args, run_cli
 
@@ -97,33 +93,23 @@ def _status_line(session: StreamSession, elapsed: float) -> str:
 
 
 async def _record(args: argparse.Namespace, virtual: list[VirtualDeviceSpec]) -> int:
-    if args.e4_server is not None:  # reachable before anything is created
-        await check_e4_server(args.e4_server, args.timeout)
-    elif not virtual:
-        await check_bluetooth()
+    await check_source(args.e4_server, virtual, args.timeout)  # reachable before anything is created
     with stop_on_signals() as stop, output_on_success(Path(args.out)):
         async with contextlib.AsyncExitStack() as stack:
-            if args.e4_server is not None:
-                _, name = e4_server_target(args.e4_server)
-                series = resolve_virtual(name, args.data_root).series if name else None
-                e4 = await stack.enter_async_context(open_e4(args.e4_server, (args.device or [None])[0],
-                                                             args.timeout, series=series, speed=args.speed))
-                specs, backend_client, backend_id = [e4.spec], None, e4.backend_id
-                finished = [e4.virtual.finished] if e4.virtual is not None else []
-            else:
-                specs, backend, peripherals = await stack.enter_async_context(open_devices(
-                    virtual, args.device, profile=args.ble_profile, timeout=args.timeout, speed=args.speed))
-                backend_client, backend_id = backend.client, backend.id
-                finished = [p.finished for p in peripherals]
+            source = await open_source(stack, e4_server=args.e4_server, devices=args.device or [], virtual=virtual,
+                                       ble_profile=args.ble_profile, timeout=args.timeout, speed=args.speed,
+                                       data_root=args.data_root)
+            finished = source.finished
             retry = RetryPolicy(connect_timeout=args.timeout)
-            session = StreamSession(specs, backend=backend_client, backend_id=backend_id,  # type: ignore[arg-type]
+            session = StreamSession(source.specs, backend=source.backend_client,  # type: ignore[arg-type]
+                                    backend_id=source.backend_id,
                                     record_to=args.out, flush_interval_s=args.flush_interval,
                                     retry=retry, output_maxsize=0)
             session.add_event_callback(lambda ev: _print_event(ev.event, ev.device_id))
             started = time.monotonic()
             try:
                 await start_and_connect(session, args.timeout)
-                print(f"{RECORD_PROG}: recording {len(specs)} device(s) to {args.out} "
+                print(f"{RECORD_PROG}: recording {len(source.specs)} device(s) to {args.out} "
                       f"({', '.join(session.device_ids)}); Ctrl-C stops", file=sys.stderr, flush=True)
                 tty = sys.stderr.isatty()
                 next_status = 1.0
@@ -148,7 +134,7 @@ async def _record(args: argparse.Namespace, virtual: list[VirtualDeviceSpec]) ->
                 print(("\n" if sys.stderr.isatty() else "") + _status_line(session, time.monotonic() - started),
                       file=sys.stderr)
             n = sum(c["packets"] for c in session.counters().values())
-            print(f"{RECORD_PROG}: wrote {args.out}: {n} packets from {len(specs)} device(s)"
+            print(f"{RECORD_PROG}: wrote {args.out}: {n} packets from {len(source.specs)} device(s)"
                   + (" (interrupted)" if stop.is_set() else ""), file=sys.stderr)
             if session.error is not None:
                 print(f"{RECORD_PROG}: error: {session.error}", file=sys.stderr)

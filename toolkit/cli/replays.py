@@ -38,6 +38,7 @@ from toolkit.data import seglearn, sp_sw_har
 from toolkit.data.paths import DatasetNotFoundError, find_dataset
 from toolkit.device_profiles import get_real_profile
 from toolkit.errors import ConfigError
+from toolkit.mount import wear_keywords
 
 SEGLEARN_NPZ = Path("seglearn") / "watch_dataset.npz"
 SEGLEARN_RATE_HZ = seglearn.RATE_HZ
@@ -99,20 +100,14 @@ def resolve_virtual(name: str, data_root: str | Path | None = None, rate_hz: flo
 
 def _wearing(modifiers: list[str], name: str) -> dict[str, object]:
     """``["right", "rot30"]`` -> keyword arguments of :func:`~firmware_bridge.virtual.sources.worn`."""
-    out: dict[str, object] = {}
-    for mod in modifiers:
-        if mod in ("right", "left"):
-            out["wrist"] = mod
-        elif mod in ("palmar", "dorsal"):
-            out["face"] = mod
-        elif mod.startswith("rot"):
-            try:
-                out["rotation_deg"] = float(mod[3:])
-            except ValueError:
-                raise ConfigError(f"bad virtual device {name!r}: @{mod} must be @rotDEG, e.g. @rot30") from None
-        else:
-            raise ConfigError(f"bad virtual device {name!r}: unknown modifier @{mod} (known: @right, @palmar, @rotDEG)")
-    return out
+    try:
+        return wear_keywords(modifiers)
+    except ValueError as e:
+        mod = str(e)
+        if mod.startswith("rot"):
+            raise ConfigError(f"bad virtual device {name!r}: @{mod} must be @rotDEG, e.g. @rot30") from None
+        raise ConfigError(f"bad virtual device {name!r}: unknown modifier @{mod} "
+                          "(known: @right, @palmar, @rotDEG)") from None
 
 
 def load_sp_sw_har_subject(subject: str, data_root: str | Path | None = None) -> SampleSeries:

@@ -25,12 +25,7 @@ import numpy as np
 from calibration.device import SI_UNITS, CalibrationFile, DeviceCalibration
 from export.manifest import load_artefact
 from firmware_bridge.connect import (
-    check_bluetooth,
-    check_e4_server,
     default_recording_path,
-    e4_server_target,
-    open_devices,
-    open_e4,
     output_on_success,
     start_and_connect,
     stop_on_signals,
@@ -52,9 +47,10 @@ from toolkit.cli.args import (
 )
 from toolkit.cli.devices import PROFILE_HELP, add_e4_option, event_line, event_record, split_profile
 from toolkit.cli.replays import resolve_virtual
+from toolkit.cli.sources import check_source, open_source
 from toolkit.device_profiles import get_real_profile
 from toolkit.errors import ConfigError
-from toolkit.mount import Mount
+from toolkit.mount import Mount, wear_keywords
 from toolkit.programs import EXIT_USAGE, output_file, parse_args, run_cli
 from toolkit.resources import default_watch_bundle
 from toolkit.stream.bundles import choose_bundle
@@ -156,21 +152,13 @@ def parse_mount(text: str) -> tuple[str, dict[str, Any]]:
     dev, sep, spec = text.rpartition("=")
     if not sep or not dev or not spec:
         raise ConfigError(f"--mount {text!r}: expected DEVICE=WRIST[,FACE][,rotDEG], e.g. M3E-watch=right,palmar")
-    out: dict[str, Any] = {}
-    for part in spec.split(","):
-        part = part.strip()
-        if part in ("left", "right"):
-            out["wrist"] = part
-        elif part in ("dorsal", "palmar"):
-            out["face"] = part
-        elif part.startswith("rot"):
-            try:
-                out["rotation_deg"] = float(part[3:])
-            except ValueError:
-                raise ConfigError(f"--mount {text!r}: {part!r} must be rotDEG, e.g. rot30") from None
-        else:
-            raise ConfigError(f"--mount {text!r}: unknown part {part!r} (left/right, dorsal/palmar, rotDEG)")
-    return dev, out
+    try:
+        return dev, wear_keywords(part.strip() for part in spec.split(","))
+    except ValueError as e:
+        part = str(e)
+        if part.startswith("rot"):
+            raise ConfigError(f"--mount {text!r}: {part!r} must be rotDEG, e.g. rot30") from None
+        raise ConfigError(f"--mount {text!r}: unknown part {part!r} (left/right, dorsal/palmar, rotDEG)") from None
 
 
 def resolve_model_folder(model: str, has_gyro: bool = True) -> Path:
@@ -484,10 +472,7 @@ class Events:
 
 async def _stream_live(args: argparse.Namespace, virtual: list[VirtualDeviceSpec]) -> int:
     # the source must be reachable before the model is loaded (seconds) and before any file or folder is made
-    if args.e4_server is not None:
-        await check_e4_server(args.e4_server, args.timeout)
-    elif not virtual:
-        await check_bluetooth()
+    await check_source(args.e4_server, virtual, args.timeout)
     artefact, engine = make_engine(args, source_has_gyro(args, virtual))
     listeners: list[Any] = [JsonLines()] if args.json else []
     if args.lsl:
@@ -497,21 +482,12 @@ async def _stream_live(args: argparse.Namespace, virtual: list[VirtualDeviceSpec
     events = Events(args.json)
     with stop_on_signals() as stop, output_on_success(record):
         async with contextlib.AsyncExitStack() as stack:
-            e4_finished = []
-            if args.e4_server is not None:
-                _, name = e4_server_target(args.e4_server)
-                series = resolve_virtual(name, args.data_root).series if name else None
-                e4 = await stack.enter_async_context(open_e4(args.e4_server, (args.device or [None])[0],
-                                                             args.timeout, series=series, speed=args.speed))
-                specs, backend_client, backend_id, peripherals = [e4.spec], None, e4.backend_id, []
-                e4_finished = [e4.virtual.finished] if e4.virtual is not None else []
-            else:
-                specs, backend, peripherals = await stack.enter_async_context(open_devices(
-                    virtual, args.device, profile=args.ble_profile, timeout=args.timeout, speed=args.speed,
-                    faults=faults))
-                backend_client, backend_id = backend.client, backend.id
+            source = await open_source(stack, e4_server=args.e4_server, devices=args.device or [], virtual=virtual,
+                                       ble_profile=args.ble_profile, timeout=args.timeout, speed=args.speed,
+                                       data_root=args.data_root, faults=faults)
+            e4_finished = source.finished if args.e4_server is not None else []  # the virtual E4's replay
             labels, rates, raw = {}, {}, {}
-            for p in peripherals:  # labelled replays: the recording's labels and nominal rate
+            for p in source.peripherals:  # labelled replays: the recording's labels and nominal rate
                 series = p.virtual_spec.series
                 rates[p.name] = float(series.meta.get("nominal_rate_hz", series.rate_hz))
                 if series.labels is not None:
@@ -519,15 +495,15 @@ async def _stream_live(args: argparse.Namespace, virtual: list[VirtualDeviceSpec
                 if series.meta.get("raw_device_values"):  # file: replays send raw values; --profile converts
                     raw[p.name] = raw_device_profile(args)
             runner = make_runner(args, engine, listeners, labels, rates, raw)
-            session = StreamSession(specs, backend=backend_client, backend_id=backend_id,  # type: ignore[arg-type]
-                                    record_to=record, on_batch=runner.on_batch,
+            session = StreamSession(source.specs, backend=source.backend_client,  # type: ignore[arg-type]
+                                    backend_id=source.backend_id, record_to=record, on_batch=runner.on_batch,
                                     retry=RetryPolicy(connect_timeout=args.timeout), output_maxsize=0)
             session.add_event_callback(events)
             view = View(sys.stderr, args.quiet)
             started = time.monotonic()
             header = (f"{PROG}: {artefact.folder} ({artefact.entry['target']} {artefact.entry['precision']}, "
                       f"{len(artefact.classes)} classes)")
-            by_name = {p.name: p for p in peripherals}
+            by_name = {p.name: p for p in source.peripherals}
 
             def states() -> dict[str, str]:
                 counters = session.counters()
@@ -544,7 +520,7 @@ async def _stream_live(args: argparse.Namespace, virtual: list[VirtualDeviceSpec
                     elapsed = time.monotonic() - started
                     if args.seconds is not None and elapsed >= args.seconds:
                         break
-                    if peripherals and all(p.finished.is_set() for p in peripherals):
+                    if source.peripherals and all(p.finished.is_set() for p in source.peripherals):
                         await asyncio.sleep(0.3)  # the last notifications
                         break
                     if e4_finished and all(f.is_set() for f in e4_finished):  # the virtual E4's replay ended

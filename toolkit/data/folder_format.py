@@ -355,20 +355,16 @@ def _read_trial(path: Path, fields_: dict[str, str], d: DatasetDescription, has_
         if np.any(steps < 0):
             i = int(np.flatnonzero(steps < 0)[0]) + 1
             raise InputFileError(path, f"line {numbers[i]}: time goes backwards ({t[i - 1]:g} -> {t[i]:g} s)")
-    n = len(rows)
-    if cols.get("label") is not None:
-        labels = np.asarray([r[idx(cols["label"], "label")] for r in rows], dtype=str)
-    elif "label" in fields_:
-        labels = np.full(n, fields_["label"])
-    else:
-        raise ConfigError(f"{d.base}: no label: put {{label}} in the files template or give columns.label")
-    if cols.get("subject") is not None:
-        subjects = np.asarray([r[idx(cols["subject"], "subject")] for r in rows], dtype=str)
-    elif "subject" in fields_:
-        subjects = np.full(n, fields_["subject"])
-    else:
-        raise ConfigError(f"{d.base}: no subject: put {{subject}} in the files template or give columns.subject")
-    return _Trial(path, fields_, t, acc, gyro, labels, subjects)
+
+    def per_row(key: str) -> np.ndarray:
+        """(n,) str: the ``key`` column, else the value the path template gave."""
+        if cols.get(key) is not None:
+            return np.asarray([r[idx(cols[key], key)] for r in rows], dtype=str)
+        if key in fields_:
+            return np.full(len(rows), fields_[key])
+        raise ConfigError(f"{d.base}: no {key}: put {{{key}}} in the files template or give columns.{key}")
+
+    return _Trial(path, fields_, t, acc, gyro, per_row("label"), per_row("subject"))
 
 
 def load_folder(

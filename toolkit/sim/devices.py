@@ -102,6 +102,7 @@ from toolkit.frames import G_MS2
 
 # unit names, signs and conversions: the one table in toolkit.units (re-exported here)
 from toolkit.units import ACC_SIGNS, ACC_UNITS, CHANNELS, GYRO_UNITS, from_device_units, to_device_units  # noqa: F401
+from toolkit.versioned import versioned_fields
 
 #: Version of the ``to_dict`` layout of :class:`DeviceProfile` (and of device manifests).
 SCHEMA_VERSION = 1
@@ -227,19 +228,8 @@ class DeviceProfile:
         Raises:
             ConfigError: not a dict, an unknown schema version, unknown keys or bad values.
         """
-        if not isinstance(data, dict):
-            raise ConfigError(f"device profile: expected a mapping, got {type(data).__name__}")
-        d = dict(data)
-        schema = d.pop("schema", SCHEMA_VERSION)
-        if schema != SCHEMA_VERSION:
-            raise ConfigError(f"device profile: unsupported schema {schema!r} (this version reads {SCHEMA_VERSION})")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"device profile: unknown keys {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        if "name" not in d:
-            raise ConfigError("device profile: missing key 'name'")
-        return cls(**d)
+        return cls(**versioned_fields(data, "device profile", SCHEMA_VERSION, (f.name for f in fields(cls)),
+                                      required=("name",), missing_schema=SCHEMA_VERSION))
 
 
 def _as_float(value: Any, where: str, key: str) -> float:
