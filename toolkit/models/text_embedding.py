@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -92,9 +93,13 @@ class SentenceEmbedder:
         path = self._path(text)
         if path is None:
             return
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, embedding=emb.astype(np.float32), text=np.array(text))
-        tmp.replace(path)
+        # a name of its own per process: two runs embedding the same new text must not share a temporary file
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp.npz")
+        try:
+            np.savez(tmp, embedding=emb.astype(np.float32), text=np.array(text))
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """(N,) strings -> (N, 384) float32, each row of unit L2 norm."""

@@ -6,6 +6,7 @@ suffix    format                                      loader
 .bvh      Biovision hierarchy (any humanoid)          :func:`toolkit.sim.loaders.bvh.load_bvh`
 .amc      Acclaim motion + its skeleton ``.asf``      :func:`toolkit.sim.loaders.asfamc.load_asf_amc`
 .npz      AMASS-style SMPL / SMPL-H parameters        :func:`toolkit.sim.loaders.amass.load_amass`
+.yaml     keyframe motion script (joint angles)       :func:`toolkit.sim.loaders.keyframes.load_keyframes`
 ========  ==========================================  ===========================================
 
 Every loader returns a canonical :class:`toolkit.sim.motion.Motion`: y up, metres, feet centred at
@@ -24,10 +25,12 @@ from toolkit.sim.loaders.amass import load_amass
 from toolkit.sim.loaders.asfamc import load_asf_amc
 from toolkit.sim.loaders.bvh import load_bvh
 from toolkit.sim.loaders.descriptions import describe_clip
+from toolkit.sim.loaders.keyframes import SUFFIXES as KEYFRAME_SUFFIXES
+from toolkit.sim.loaders.keyframes import load_keyframes
 from toolkit.sim.loaders.retarget import RetargetOptions
 from toolkit.sim.motion import DEFAULT_HEIGHT_M, DEFAULT_RATE_HZ, Motion
 
-MOTION_SUFFIXES = (".bvh", ".amc", ".npz")
+MOTION_SUFFIXES = (".bvh", ".amc", ".npz", *KEYFRAME_SUFFIXES)
 
 
 def find_asf(amc_path: Path) -> Path:
@@ -71,4 +74,6 @@ def load_motion(
     if suffix == ".npz":
 
         return load_amass(p, height_m=height_m, rate_hz=rate_hz, text=text, name=name)
+    if suffix in KEYFRAME_SUFFIXES:
+        return load_keyframes(p, height_m=height_m, rate_hz=rate_hz, text=text, name=name)
     raise InputFileError(p, f"unknown motion format {suffix!r}; expected one of {', '.join(MOTION_SUFFIXES)}")

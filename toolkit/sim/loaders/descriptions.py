@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from toolkit.sim.loaders.keyframes import SUFFIXES as KEYFRAME_SUFFIXES
+from toolkit.sim.loaders.keyframes import script_texts
+
 INDEX_NAME = "index.tsv"
 #: How many parent folders above the clip's own folder are searched for an index.
 MAX_PARENT_LEVELS = 3
@@ -224,7 +227,9 @@ def label_texts(label: ClipLabel) -> list[str]:
 
 def clip_texts(path: str | Path) -> list[str]:
     """Every text of the clip at ``path``: Bandai-style names -> :func:`label_texts`; otherwise the one
-    ``index.tsv`` description (an empty list when there is none)."""
+    ``index.tsv`` description (an empty list when there is none); a keyframe script's own ``texts``."""
+    if Path(path).suffix.lower() in KEYFRAME_SUFFIXES:
+        return script_texts(path)
     text = _indexed_description(path)
     if text:
         return [text]
