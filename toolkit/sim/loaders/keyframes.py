@@ -194,9 +194,9 @@ def play_script(script: dict[str, Any], height_m: float = DEFAULT_HEIGHT_M) -> M
     amp = _smooth_factors(rng, n_cycles, vary["amplitude"])
     cycles = np.zeros(n)  # repetitions done at each frame: d(cycles)/dt = tempo(cycles) / cycle_s
     for i in range(1, n):
-        cycles[i] = cycles[i - 1] + float(tempo(cycles[i - 1])) / (cycle_s * GEN_RATE_HZ)
+        cycles[i] = cycles[i - 1] + max(0.1, float(tempo(cycles[i - 1]))) / (cycle_s * GEN_RATE_HZ)
     phase = cycles % 1.0
-    scale = amp(cycles)[:, None]
+    scale = np.clip(amp(cycles), 0.0, None)[:, None]  # the cubic may overshoot: never a negative excursion
 
     quat = np.zeros((n, NUM_JOINTS, 4))
     quat[..., 3] = 1.0
