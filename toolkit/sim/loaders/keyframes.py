@@ -69,75 +69,71 @@ _MIRROR_SIGN = {"x": 1.0, "y": -1.0, "z": -1.0}
 _ANKLES = (JOINT_INDEX["left_ankle"], JOINT_INDEX["right_ankle"])
 
 
-def _fail(path: Path, msg: str) -> InputFileError:
-    return InputFileError(path, msg)
-
-
 def read_script(path: str | Path) -> dict[str, Any]:
     """The validated script as a dict (module docstring); one-line :class:`InputFileError` naming the key."""
     p = Path(path)
     try:
         if p.stat().st_size > MAX_SCRIPT_BYTES:
-            raise _fail(p, f"larger than {MAX_SCRIPT_BYTES // 1000} kB: not a keyframe script")
+            raise InputFileError(p, f"larger than {MAX_SCRIPT_BYTES // 1000} kB: not a keyframe script")
         doc = yaml.safe_load(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise _fail(p, f"not a readable YAML keyframe script ({type(e).__name__})") from None
+        raise InputFileError(p, f"not a readable YAML keyframe script ({type(e).__name__})") from None
     if not isinstance(doc, dict):
-        raise _fail(p, "a keyframe script must be a mapping (see toolkit/sim/loaders/keyframes.py)")
+        raise InputFileError(p, "a keyframe script must be a mapping (see toolkit/sim/loaders/keyframes.py)")
     unknown = set(doc) - _KEYS
     if unknown:
-        raise _fail(p, f"unknown key(s) {sorted(unknown)}; known: {sorted(_KEYS)}")
+        raise InputFileError(p, f"unknown key(s) {sorted(unknown)}; known: {sorted(_KEYS)}")
     if doc.get("schema") != SCHEMA:
-        raise _fail(p, f"schema must be {SCHEMA}, got {doc.get('schema')!r}")
+        raise InputFileError(p, f"schema must be {SCHEMA}, got {doc.get('schema')!r}")
     texts = doc.get("texts")
     if not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t.strip() for t in texts):
-        raise _fail(p, "texts must be a non-empty list of sentences")
+        raise InputFileError(p, "texts must be a non-empty list of sentences")
     for key, lo, hi in (("cycle_s", 0.2, 60.0), ("duration_s", 1.0, 3600.0)):
         v = doc.get(key)
         if not isinstance(v, int | float) or isinstance(v, bool) or not (lo <= v <= hi):
-            raise _fail(p, f"{key} must be a number of seconds in [{lo}, {hi}], got {v!r}")
+            raise InputFileError(p, f"{key} must be a number of seconds in [{lo}, {hi}], got {v!r}")
     vary = dict(_VARY)
     vary_in = doc.get("vary") or {}
     if not isinstance(vary_in, dict) or set(vary_in) - set(_VARY):
-        raise _fail(p, f"vary takes {sorted(_VARY)}, got {vary_in!r}")
+        raise InputFileError(p, f"vary takes {sorted(_VARY)}, got {vary_in!r}")
     for k, v in vary_in.items():
         if not isinstance(v, int | float) or isinstance(v, bool) or not (0 <= v <= (0.9 if k != "jitter_deg" else 30)):
-            raise _fail(p, f"vary.{k} out of range: {v!r}")
+            raise InputFileError(p, f"vary.{k} out of range: {v!r}")
         vary[k] = float(v)
     joints = doc.get("joints")
     if not isinstance(joints, dict) or not joints:
-        raise _fail(p, "joints must map joint names to rotation axes, e.g. {left_shoulder: zx}")
+        raise InputFileError(p, "joints must map joint names to rotation axes, e.g. {left_shoulder: zx}")
     for j, axes in joints.items():
         if j not in JOINT_INDEX:
-            raise _fail(p, f"unknown joint {j!r}; joints are those of toolkit/sim/skeleton.py")
+            raise InputFileError(p, f"unknown joint {j!r}; joints are those of toolkit/sim/skeleton.py")
         if not isinstance(axes, str) or not axes or set(axes) - set("xyz"):
-            raise _fail(p, f"joints.{j}: axes must be letters x/y/z, e.g. 'zx', got {axes!r}")
+            raise InputFileError(p, f"joints.{j}: axes must be letters x/y/z, e.g. 'zx', got {axes!r}")
     frames = doc.get("keyframes")
     if not isinstance(frames, list) or not frames:
-        raise _fail(p, "keyframes must be a non-empty list")
+        raise InputFileError(p, "keyframes must be a non-empty list")
     for i, kf in enumerate(frames):
         if not isinstance(kf, dict) or not isinstance(kf.get("phase"), int | float) or not (0 <= kf["phase"] < 1):
-            raise _fail(p, f"keyframes[{i}]: needs phase in [0, 1)")
+            raise InputFileError(p, f"keyframes[{i}]: needs phase in [0, 1)")
         for j, ang in kf.items():
             if j == "phase":
                 continue
             if j not in joints:
-                raise _fail(p, f"keyframes[{i}]: joint {j!r} is not listed under joints")
+                raise InputFileError(p, f"keyframes[{i}]: joint {j!r} is not listed under joints")
             if (not isinstance(ang, list) or len(ang) != len(joints[j])
                     or not all(isinstance(a, int | float) and np.isfinite(a) for a in ang)):  # fmt: skip
-                raise _fail(p, f"keyframes[{i}].{j}: needs {len(joints[j])} angle(s) in degrees ({joints[j]})")
+                raise InputFileError(p, f"keyframes[{i}].{j}: needs {len(joints[j])} angle(s) in degrees ({joints[j]})")
     for j in joints:
         phases = [kf["phase"] for kf in frames if j in kf]
         if not phases:
-            raise _fail(p, f"joint {j!r} has no keyframe")
+            raise InputFileError(p, f"joint {j!r} has no keyframe")
         if len(set(phases)) != len(phases):
-            raise _fail(p, f"joint {j!r} has two keyframes at the same phase")
+            raise InputFileError(p, f"joint {j!r} has two keyframes at the same phase")
     sym = doc.get("symmetric", False)
     if not isinstance(sym, bool):
-        raise _fail(p, f"symmetric must be true or false, got {sym!r}")
+        raise InputFileError(p, f"symmetric must be true or false, got {sym!r}")
     seed = doc.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool):
-        raise _fail(p, f"seed must be an integer, got {seed!r}")
+        raise InputFileError(p, f"seed must be an integer, got {seed!r}")
     name = doc.get("name", p.stem)
     return {"name": str(name), "texts": [t.strip() for t in texts], "cycle_s": float(doc["cycle_s"]),
             "duration_s": float(doc["duration_s"]), "symmetric": sym, "vary": vary, "seed": seed,
