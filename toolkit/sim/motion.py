@@ -1,4 +1,4 @@
-"""The canonical motion every loader produces, and its resampling.
+"""The canonical motion every loader produces (resampling: :func:`toolkit.sim.canonical.resample`).
 
 A :class:`Motion` is a root trajectory plus per-joint rotations on the 24-joint tree of
 :mod:`toolkit.sim.skeleton`, in the world of :mod:`toolkit.frames` (y up, metres). Rotations are
@@ -73,32 +73,6 @@ class Motion:
         return bool(np.isfinite(self.root_pos).all()) and all(
             bool(np.isfinite(self.local_quat[s : s + n]).all()) for s in range(0, self.num_frames, n)
         )
-
-    def resample(self, rate_hz: float) -> Motion:
-        """Resample to ``rate_hz``: cubic splines for the root, cubic rotation splines
-        (:class:`scipy.spatial.transform.RotationSpline`, continuous angular rate) for joints.
-
-        The new frames cover the same time span, starting at the first frame. A motion already at
-        ``rate_hz`` is returned unchanged (a copy).
-        """
-        if rate_hz <= 0:
-            raise ConfigError(f"rate must be positive, got {rate_hz} Hz")
-        if np.isclose(rate_hz, self.rate_hz, rtol=0, atol=1e-9):
-            return replace(self, root_pos=self.root_pos.copy(), local_quat=self.local_quat.copy())
-        if self.num_frames < 4:
-            raise ConfigError(f"cannot resample a motion of {self.num_frames} frames (need >= 4)")
-        t_src = np.arange(self.num_frames) / self.rate_hz
-        n_new = int(np.floor(self.duration_s * rate_hz + 1e-9)) + 1
-        t_new = np.arange(n_new) / rate_hz
-        from scipy.interpolate import CubicSpline  # on use: ~0.4 s of start-up that 60 Hz sources never need
-        from scipy.spatial.transform import Rotation, RotationSpline  # on use: scipy.spatial costs ~0.25 s of start-up
-
-        root = CubicSpline(t_src, self.root_pos, axis=0)(t_new)
-        quat = np.empty((n_new, NUM_JOINTS, 4))
-        for j in range(NUM_JOINTS):
-            rots = Rotation.from_quat(self.local_quat[:, j])
-            quat[:, j] = RotationSpline(t_src, rots)(t_new).as_quat()
-        return replace(self, rate_hz=float(rate_hz), root_pos=root, local_quat=quat)
 
     def slice_frames(self, start: int, stop: int) -> Motion:
         """Frames ``start:stop`` as a new motion."""
