@@ -14,7 +14,8 @@ Linear acceleration disturbs the measured direction, so the angles are never zer
 identity and its margin. Controls, to show the check can fail: the same recordings with the gyroscope's Y sign
 flipped, and with the gyroscope in deg/s; and a simulated keyframe clip (the simulator's own conventions).
 
-.venv/bin/python benchmarks/gyro_convention.py --datasets seglearn sp-sw-har --out benchmarks/results/gyro_convention.json
+.venv/bin/python benchmarks/gyro_convention.py --datasets seglearn sp-sw-har \
+    --out benchmarks/results/gyro_convention.json
 """
 
 from __future__ import annotations

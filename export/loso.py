@@ -2,10 +2,10 @@
 
 For each LOSO fold of a real dataset (the folds of ``edge-eval``: :func:`toolkit.data.splits.loso_folds`, seed 0):
 
-1. fine-tune the fold's teacher exactly as ``reports/<dataset>/`` does for ``multi3net_not_frozen`` at 100 %
-   labels (:func:`toolkit.train.protocol.fit_and_test` with the settings of ``reports/configs/eval_loso.yaml``,
-   from the default model's ``pretrained.pt`` (``toolkit/default_model/``); its leak guard refuses the test subject
-   in every training stage);
+1. fine-tune the fold's teacher as ``reports/<dataset>/`` does for ``multi3net_not_frozen`` at 100 % labels
+   (:func:`toolkit.train.protocol.fit_and_test` with the settings of ``reports/configs/eval_loso.yaml``, the MoE
+   head only: the reports' head grid is not repeated here), from the default model's ``pretrained.pt``
+   (``toolkit/default_model/``); its leak guard refuses the test subject in every training stage);
 2. wrap it as a :class:`~export.teacher.Teacher` whose evaluation subject is the fold's test subject and run
    :func:`export.pipeline.export_bundles` (distillation and int8 calibration on the other subjects only);
 3. load every artefact back, predict the test subject's windows and keep the predictions (for pooled metrics);
@@ -372,7 +372,7 @@ def run_loso(opts: LosoOptions, windows: Any = None, log: Callable[[str], None] 
     experts = cfg.finetune.num_experts or pretrained.cfg.classifier.num_experts
     ft = cfg.finetune.replace(dataset=opts.dataset, checkpoint=str(opts.pretrained),
                               **method_settings(METHOD, cfg.finetune), label_fraction=1.0, seed=0,
-                              num_experts=experts, progress=False,
+                              num_experts=experts, head="moe", progress=False,
                               **opts.finetune_overrides)
     windows = windows if windows is not None else _load_windows(opts, ft)
     folds = loso_folds(windows.subject, ft.val_fraction, 0, windows.y, windows.class_names)  # edge-eval's folds

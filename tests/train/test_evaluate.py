@@ -6,7 +6,8 @@ import io
 import json
 
 from toolkit.train.config import EvalConfig, FinetuneConfig
-from toolkit.train.evaluate import JOURNAL, run_evaluation
+from toolkit.train.evaluate import JOURNAL, run_evaluation, select_heads
+from toolkit.train.report import markdown
 
 
 def _cfg(ckpt, out, workers: int) -> EvalConfig:
@@ -51,3 +52,47 @@ def test_rows_resume_when_a_later_command_adds_or_drops_methods(tiny_checkpoint,
     both = run_evaluation(_cfg(tiny_checkpoint, out, 1), log=log)
     assert "8 of 16 runs already" in log.getvalue() and log.getvalue().count("eval [") == 8
     assert [s for s in _scores(both) if s[0] in ("base", "stats_rf")] == _scores(first)
+
+
+def test_head_grid_keeps_the_head_with_the_better_validation_f1(tiny_checkpoint, tmp_path):
+    """--heads moe mlp trains every HarClassifier row once per head and keeps, per fold and seed, the run with the
+    better validation macro F1; the moe runs are the ones a moe-only command makes (their journal keys are the
+    pre-heads keys, so old journals resume), and a later moe-only command still resumes from the same journal."""
+    out = tmp_path / "h"
+    moe_only = run_evaluation(_cfg(tiny_checkpoint, out, 1), log=io.StringIO())
+    old = [json.loads(x) for x in (out / JOURNAL).read_text().splitlines()]  # a journal from before heads existed
+    (out / JOURNAL).write_text("".join(json.dumps({k: v for k, v in r.items() if k != "head"}) + "\n" for r in old))
+    log = io.StringIO()
+    res = run_evaluation(_cfg(tiny_checkpoint, out, 1).replace(heads=("moe", "mlp")), log=log)
+    assert "16 of 24 runs already" in log.getvalue() and log.getvalue().count(" mlp ") == 8  # only the mlp runs
+    assert len(res["runs"]) == 16 and {r["head"] for r in res["runs"] if r["method"] == "stats_rf"} == {""}
+    journal = [json.loads(x) for x in (out / JOURNAL).read_text().splitlines()]
+    by = {(r["method"], r["seed"], r["fold"], r.get("head", "moe")): r for r in journal}  # old lines: moe
+    for r in res["runs"]:
+        if r["method"] in ("base", "multi3net_not_frozen"):
+            moe, mlp = by[(r["method"], r["seed"], r["fold"], "moe")], by[(r["method"], r["seed"], r["fold"], "mlp")]
+            want = "mlp" if mlp["val_f1"] > moe["val_f1"] else "moe"
+            assert r["head"] == want and r["macro_f1"] == by[(*_key(r), want)]["macro_f1"]
+    log = io.StringIO()
+    again = run_evaluation(_cfg(tiny_checkpoint, out, 1), log=log)
+    assert "16 of 16 runs already" in log.getvalue() and _scores(again) == _scores(moe_only)
+    heads = {(h["method"], h["head"]) for h in res["head_summary"]}
+    assert heads == {(m, h) for m in ("base", "multi3net_not_frozen") for h in ("moe", "mlp")}
+    text = markdown(res, "edge-eval ...")
+    assert "Classifier heads (moe, mlp)" in text and "| Base (random init) |" in text.split("Classifier heads")[1]
+
+
+def _key(r):
+    return r["method"], r["seed"], r["fold"]
+
+
+def test_select_heads_prefers_validation_then_grid_order():
+    def run(head, val, f1):
+        return ("base", 0.1, 4, 0, "f1", head), {"val_f1": val, "macro_f1": f1}
+
+    kept = select_heads(dict([run("moe", 0.5, 0.9), run("mlp", 0.6, 0.1)]), ("moe", "mlp"))
+    assert [k[5] for k in kept] == ["mlp"]  # validation decides, not the test score
+    kept = select_heads(dict([run("mlp", 0.5, 0.1), run("moe", 0.5, 0.9)]), ("moe", "mlp"))
+    assert [k[5] for k in kept] == ["moe"]  # a tie keeps the first head of the grid
+    kept = select_heads(dict([run("mlp", None, 0.1), run("moe", None, 0.9)]), ("mlp", "moe"))
+    assert [k[5] for k in kept] == ["mlp"]  # no validation subject: the first head of the grid

@@ -83,3 +83,20 @@ def test_only_pretrained_runs_take_the_pretrained_normaliser(tiny_checkpoint, mo
         protocol.fit_and_test(w, fold, cfg, pre.cfg, pre if method == "multi3net" else None, torch.device("cpu"),
                               pre_norm)  # fmt: skip
         assert seen[-1] is expected, (method, norm_mode)
+
+
+def test_auto_head_keeps_the_better_validation_f1(tiny_checkpoint):
+    """head: auto (edge-finetune's default) trains each head and keeps the one validation prefers, like edge-eval."""
+    pre, pre_norm, _ = load_pretrained(tiny_checkpoint)
+    w = generated_windows(subjects=4, classes=3, per_class=6)
+    fold = loso_folds(w.subject, 0.25)[0]
+    kw = {"min_steps": 4, "max_steps": 4, "eval_every": 2, "batch_size": 8, "device": "cpu", "progress": False}
+    one = {h: protocol.fit_and_test(w, fold, FinetuneConfig(head=h, **kw), pre.cfg, pre, torch.device("cpu"), pre_norm)
+           for h in ("moe", "mlp")}  # fmt: skip
+    lines: list[str] = []
+    auto = protocol.fit_and_test(w, fold, FinetuneConfig(head="auto", **kw), pre.cfg, pre, torch.device("cpu"),
+                                 pre_norm, log=lines.append)  # fmt: skip
+    want = "mlp" if one["mlp"].result.best_val_f1 > one["moe"].result.best_val_f1 else "moe"
+    assert auto.head == want and auto.spec == one[want].spec
+    assert np.array_equal(auto.y_pred, one[want].y_pred)  # the same run as the fixed head's
+    assert lines[-1].startswith(f"head {want} kept") and len(lines) == 3

@@ -9,7 +9,7 @@ from toolkit.cli.args import bounded_int, finite_float, non_negative_int, positi
 from toolkit.cli.train_args import COMMON, FINETUNE, add_common, add_finetune, grid_from, overrides
 from toolkit.errors import ConfigError
 from toolkit.programs import EXIT_USAGE, parse_args, run_cli
-from toolkit.train.config import EVAL_METHODS, EvalConfig
+from toolkit.train.config import EVAL_METHODS, HEADS, EvalConfig
 from toolkit.train.evaluate import run_evaluation
 from toolkit.train.report import command_line, write_report
 
@@ -19,6 +19,7 @@ EPILOG = """examples:
             --out reports/seglearn
   edge-eval --dataset sp-sw-har --methods dcl base --fractions 0.1 1.0 --experts --no-zero-shot --max-folds 3
   edge-eval --config reports/seglearn/config.yaml --seeds 0 1 2      # rerun with more seeds
+  edge-eval --config reports/seglearn/config.yaml --heads moe mlp     # head chosen per fold on validation
   edge-eval --config reports/configs/eval_loso.yaml --dataset seglearn --checkpoint multi3net=PRE.pt \\
             --workers 2 --out reports/seglearn    # 2 processes; rerunning it resumes (skips finished runs)
 
@@ -40,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--fractions", nargs="+", type=finite_float(0.0, 1.0, min_inclusive=False),
                    help="label fractions (default 0.1 0.25 0.5 1.0)")
     e.add_argument("--seeds", nargs="+", type=non_negative_int(2**32 - 1))
+    e.add_argument("--heads", nargs="+", choices=list(HEADS),
+                   help="classifier heads of the deep rows (default moe); with two, each fold and seed keeps the "
+                        "one with the better validation macro F1")
     e.add_argument("--experts", nargs="*", type=positive_int(1024), help="experts sweep (give no value to skip it)")
     e.add_argument("--split", choices=["loso", "groups", "stratified-cases"],
                    help="loso (default) | groups | stratified-cases (no subject ids, e.g. BasicMotions: case folds)")
@@ -76,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         if "workers" in flags:
             flags["workers"] = max(1, flags["workers"])
         for name, attr in (("methods", "methods"), ("fractions", "label_fractions"), ("seeds", "seeds"),
-                           ("experts", "experts"), ("subjects", "subjects")):  # fmt: skip
+                           ("experts", "experts"), ("subjects", "subjects"), ("heads", "heads")):  # fmt: skip
             if getattr(args, name) is not None:
                 flags[attr] = tuple(getattr(args, name))
         if args.checkpoint:

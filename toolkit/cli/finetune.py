@@ -8,7 +8,7 @@ import argparse
 from toolkit.cli.args import finite_float
 from toolkit.cli.train_args import COMMON, FINETUNE, add_common, add_finetune, grid_from, overrides
 from toolkit.programs import EXIT_USAGE, parse_args, run_cli
-from toolkit.train.config import FinetuneConfig
+from toolkit.train.config import HEADS, FinetuneConfig
 from toolkit.train.finetune_job import run_finetune
 
 EPILOG = """examples:
@@ -17,6 +17,7 @@ EPILOG = """examples:
   edge-finetune --dataset sp-sw-har --method dcl --label-fraction 0.1 --test-subjects s01 s02
   edge-finetune --config runs/ft/config.yaml --freeze frozen --out runs/ft-frozen
   edge-finetune --dataset openpack --channels acc --method base --out runs/ft-acc   # accelerometer only
+  edge-finetune --dataset sp-sw-har --head mlp --label-fraction 0.1 --out runs/ft-mlp  # small head, few labels
   edge-finetune ... --out runs/ft && edge-export --checkpoint runs/ft --int8         # OUT_DIR has windows.npz
 
 Writes OUT_DIR/classifier.pt + classifier.json (channel set, dataset reference, grid), metrics.json, config.yaml and
@@ -32,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_finetune(ap)
     ap.add_argument("--checkpoint", help="pretrained Multi3Net checkpoint (.pt with its .json sidecar)")
     ap.add_argument("--method", choices=["multi3net", "base", "dcl"])
+    ap.add_argument("--head", choices=list(HEADS),
+                    help="classifier head: moe (the paper's, default) or mlp (a per-token MLP, 5k parameters)")
     ap.add_argument("--test-subjects", nargs="+", help="subjects held out for the final test")
     ap.add_argument("--channels", choices=["acc", "acc+gyro"],
                     help="input channels of the classifier (default: acc+gyro when every window has gyroscope "
@@ -49,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
 
         cfg = FinetuneConfig.load_yaml(args.config) if args.config else FinetuneConfig()
-        flags = overrides(args, COMMON + FINETUNE + ["checkpoint", "method", "label_fraction", "channels"])
+        flags = overrides(args, COMMON + FINETUNE + ["checkpoint", "method", "label_fraction", "channels", "head"])
         if args.test_subjects:
             flags["test_subjects"] = tuple(args.test_subjects)
         if args.checkpoint is None and args.method in ("base", "dcl"):

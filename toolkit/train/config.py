@@ -32,6 +32,9 @@ SCHEDULERS = ("none", "cosine")
 TEXT_MODES = ("minilm", "none", "hash")
 FREEZE_MODES = ("frozen", "not_frozen")
 FINETUNE_METHODS = ("multi3net", "base", "dcl")
+#: classifier heads on the IMU tokens (:data:`toolkit.train.finetune.HEAD_OVERRIDES`): ``moe`` the paper's (conv,
+#: two attention stages, mixture of experts), ``mlp`` a per-token MLP (1x1 conv + BatchNorm + ReLU, one linear layer)
+HEADS = ("moe", "mlp")
 SELECT_ON = ("val_f1", "val_loss")
 CLASS_WEIGHTS = ("balanced", "none")
 SPLITS = ("loso", "groups", "stratified-cases")
@@ -225,7 +228,10 @@ class FinetuneConfig(_ConfigMixin):
     encoder: str = "left"  #: which pretrained wrist encoder (real right-wrist data is mirrored to the left)
     model: str = "default"  #: preset for base/dcl without a checkpoint
     model_overrides: dict[str, Any] = field(default_factory=dict)
-    num_experts: int | None = None  #: override the classifier's experts
+    num_experts: int | None = None  #: override the classifier's experts (``moe`` head)
+    #: classifier head: moe | mlp (:data:`HEADS`), or auto (edge-finetune: both, the better validation macro F1
+    #: kept, as edge-eval's protocol; moe without validation subjects); not used by ``dcl``
+    head: str = "auto"
     optimizer: str = "adamw"
     lr: float = 1e-3
     encoder_lr_scale: float = 0.1  #: encoder learning rate = lr * this (after unfreezing)
@@ -262,6 +268,7 @@ class FinetuneConfig(_ConfigMixin):
         _one_of("encoder", self.encoder, ("left", "right"))
         _one_of("normalizer", self.normalizer, ("pretrained", "fold"))
         _one_of("channels", self.channels, ("auto", "acc", "acc+gyro"))
+        _one_of("head", self.head, (*HEADS, "auto"))
         _check(self.unfreeze_patience >= 1, f"unfreeze_patience must be >= 1, got {self.unfreeze_patience}")
         _check(0 <= self.unfreeze_at <= 1, f"unfreeze_at must be in [0, 1], got {self.unfreeze_at}")
         _check(isinstance(self.min_steps, int) and self.min_steps >= 1, f"min_steps must be >= 1, got {self.min_steps}")
@@ -293,6 +300,9 @@ class EvalConfig(_ConfigMixin):
     seeds: tuple[int, ...] = (0, 1, 2)
     experts: tuple[int, ...] = (1, 2, 4, 8, 16)  #: experts sweep (empty: none), at label fraction 1.0
     experts_method: str = "multi3net_not_frozen"
+    #: classifier heads tried by every deep row but DCL; with more than one, each (fold, seed) keeps the head with
+    #: the best validation macro F1 (the same choice stats_rf and the probes make for their one hyper-parameter)
+    heads: tuple[str, ...] = ("moe",)
     split: str = "loso"  #: loso | groups | stratified-cases (datasets without subject ids: folds over cases)
     groups: int = 5  #: subject groups for split=groups, case folds for split=stratified-cases
     subjects: tuple[str, ...] = ()  #: restrict to these subjects (empty: all)
@@ -307,6 +317,10 @@ class EvalConfig(_ConfigMixin):
             _one_of("method", m, EVAL_METHODS)
         _check(len(self.methods) > 0 or bool(self.experts) or self.zero_shot, "nothing to evaluate")
         _one_of("experts_method", self.experts_method, DEEP_METHODS)
+        _check(len(self.heads) >= 1 and len(set(self.heads)) == len(self.heads), f"heads: give distinct heads, got "
+               f"{list(self.heads)}")  # fmt: skip
+        for h in self.heads:
+            _one_of("heads", h, HEADS)
         _one_of("split", self.split, SPLITS)
         _one_of("text_embeddings", self.text_embeddings, ("minilm", "hash"))
         for f in self.label_fractions:
@@ -327,6 +341,7 @@ __all__ = [
     "EvalConfig",
     "FinetuneConfig",
     "GridConfig",
+    "HEADS",
     "METHOD_CHECKPOINT",
     "PretrainConfig",
     "SKLEARN_METHODS",

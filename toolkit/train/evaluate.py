@@ -10,6 +10,12 @@ step_budget`); every row sees the same windows (:func:`toolkit.train.protocol.pr
 ``experts_method`` at 100 % labels. Zero-shot: the ``multi3net`` checkpoint, every window of every subject, no
 labels (scored per subject).
 
+Heads (``heads``): every deep row but DCL is trained once per classifier head of the grid (``moe``, ``mlp``:
+:data:`toolkit.train.config.HEADS`); for each (method, label fraction, seed, fold) the head with the best
+validation macro F1 is kept (ties: the first of the grid), the same selection on the validation subjects that
+``stats_rf`` and the probes make for their one hyper-parameter. ``results["runs"]`` holds the kept runs (with their
+``head``), ``results["head_summary"]`` every head's own mean.
+
 Folds: :func:`~toolkit.data.splits.loso_folds` or :func:`~toolkit.data.splits.group_folds` with validation
 subjects chosen from the training subjects for class coverage (classes missing from a fold's validation or test
 subjects are printed as warnings); each deep run goes through :func:`toolkit.train.protocol.fit_and_test` and its
@@ -44,7 +50,14 @@ from toolkit.errors import ConfigError
 from toolkit.models.config import Multi3NetConfig
 from toolkit.models.multi3net import Multi3Net
 from toolkit.resources import default_pretrained
-from toolkit.train.config import METHOD_CHECKPOINT, SKLEARN_METHODS, EvalConfig, FinetuneConfig
+from toolkit.train.config import (
+    DEEP_METHODS,
+    HEADS,
+    METHOD_CHECKPOINT,
+    SKLEARN_METHODS,
+    EvalConfig,
+    FinetuneConfig,
+)
 from toolkit.train.data import load_real_windows
 from toolkit.train.features import window_statistics
 from toolkit.train.metrics import fold_metrics, mean_std, pooled_metrics
@@ -56,7 +69,8 @@ from toolkit.train.shallow import sklearn_fold
 from toolkit.train.zeroshot import class_prompts, zero_shot
 
 JOURNAL = "runs.jsonl"
-RunKey = tuple[str, float, int, int, str]  #: (method, label fraction, experts, seed, fold name)
+RunKey = tuple[str, float, int, int, str, str]  #: (method, label fraction, experts, seed, fold name, head)
+NO_HEAD = ""  #: the head field of methods without a classifier head (dcl and the scikit-learn rows)
 
 
 def method_settings(method: str, base: FinetuneConfig) -> dict[str, Any]:
@@ -69,6 +83,11 @@ def method_settings(method: str, base: FinetuneConfig) -> dict[str, Any]:
         "multi3net_frozen": {"method": "multi3net", "freeze": "frozen"},
         "multi3net_not_frozen": {"method": "multi3net", "freeze": "not_frozen"},
     }.get(method, {})
+
+
+def method_heads(method: str, cfg: EvalConfig) -> tuple[str, ...]:
+    """The heads a method is trained with: the grid for the HarClassifier rows, none for dcl and scikit-learn."""
+    return tuple(cfg.heads) if method in DEEP_METHODS and method != "dcl" else (NO_HEAD,)
 
 
 def select_windows(cfg: EvalConfig) -> RealWindows:
@@ -126,12 +145,13 @@ def load_checkpoints(cfg: EvalConfig, needed: set[str]) -> dict[str, tuple[Multi
     return out
 
 
-def settings_key(cfg: EvalConfig, checkpoints: dict[str, str]) -> str:
+def settings_key(cfg: EvalConfig, checkpoints: dict[str, str], head: str = NO_HEAD) -> str:
     """Hash of everything that determines a run's result besides its RunKey (resume only matches equal keys)."""
-    ft = cfg.finetune.to_dict()
+    ft = cfg.finetune.replace(head=head or "moe").to_dict()
     for k in ("out_dir", "progress", "device", "workers"):
         ft.pop(k, None)
-    for k, default in (("profile", None), ("channels", "auto")):  # added later: at their defaults keys stay as before
+    # added later: at their defaults keys stay as before (head: the moe head, or a method without a head)
+    for k, default in (("profile", None), ("channels", "auto"), ("head", "moe")):
         if ft.get(k) == default:
             ft.pop(k)
     blob = {"finetune": ft, "checkpoints": checkpoints, "split": cfg.split, "groups": cfg.groups,
@@ -172,8 +192,8 @@ def _needed(cfg: EvalConfig) -> set[str]:
 
 
 def run_one(ctx: _Context, key: RunKey) -> dict[str, Any]:
-    """Train/fit one (method, fraction, experts, seed, fold) and score it; the record keeps its predictions."""
-    method, frac, experts, seed, fold_name = key
+    """Train/fit one (method, fraction, experts, seed, fold, head) and score it; the record keeps its predictions."""
+    method, frac, experts, seed, fold_name, head = key
     fold = ctx.folds[fold_name]
     ft = ctx.cfg.finetune
     ck = METHOD_CHECKPOINT.get(method)
@@ -186,14 +206,14 @@ def run_one(ctx: _Context, key: RunKey) -> dict[str, Any]:
         extra: dict[str, Any] = {"selected": score.param, "val_f1": score.val_f1}
     else:
         run_cfg = ft.replace(**method_settings(method, ft), label_fraction=frac, seed=seed, num_experts=experts,
-                             progress=False)  # fmt: skip
+                             head=head or "moe", progress=False)  # fmt: skip
         out = fit_and_test(ctx.windows, fold, run_cfg, model.cfg if model else ctx.mcfg, model, ctx.device, pre_norm)
         data, y_true, y_pred, r = out.data, out.y_true, out.y_pred, out.result
         extra = {"steps": r.steps, "budget": r.budget, "best_step": r.best_step, "unfrozen_step": r.unfrozen_step,
                  "best_epoch": r.best_epoch, "epochs_run": round(r.steps / r.steps_per_epoch, 2),
                  "unfrozen_epoch": r.unfrozen_epoch, "val_f1": r.best_val_f1}  # fmt: skip
     return {"method": method, "label_fraction": frac, "experts": experts, "seed": seed, "fold": fold_name,
-            **fold_metrics(y_true, y_pred), **extra, "counts": data.counts, "subjects": fold.to_dict(),
+            "head": head, **fold_metrics(y_true, y_pred), **extra, "counts": data.counts, "subjects": fold.to_dict(),
             "audit": data.guard.audit, "seconds": time.perf_counter() - t0,
             "y_true": np.asarray(y_true).tolist(), "y_pred": np.asarray(y_pred).tolist()}  # fmt: skip
 
@@ -213,20 +233,38 @@ def _worker_run(key: RunKey) -> dict[str, Any]:
 
 
 def _run_key(rec: dict[str, Any]) -> RunKey:
-    return (rec["method"], float(rec["label_fraction"]), int(rec["experts"]), int(rec["seed"]), rec["fold"])
+    """A journal record's key; records written before heads existed are the ``moe`` head's (or have no head)."""
+    method = rec["method"]
+    head = rec.get("head", "moe" if method in DEEP_METHODS and method != "dcl" else NO_HEAD)
+    return (method, float(rec["label_fraction"]), int(rec["experts"]), int(rec["seed"]), rec["fold"], head)
 
 
-def method_keys(cfg: EvalConfig, checkpoint_shas: dict[str, str]) -> dict[str, str]:
-    """Settings key of each method: the shared settings plus the sha256 of the checkpoint THAT method uses (none for
-    base, dcl, stats_rf), so runs resume whatever other methods a later command adds or drops."""
+def method_keys(cfg: EvalConfig, checkpoint_shas: dict[str, str]) -> dict[tuple[str, str], str]:
+    """Settings key of each (method, head): the shared settings, the head, and the sha256 of the checkpoint THAT
+    method uses (none for base, dcl, stats_rf), so runs resume whatever other methods a later command adds or
+    drops."""
     out = {}
     for method in {*cfg.methods, cfg.experts_method}:
         ck = METHOD_CHECKPOINT.get(method)
-        out[method] = settings_key(cfg, {ck: checkpoint_shas[ck]} if ck in checkpoint_shas else {})
+        for head in HEADS if method_heads(method, cfg) != (NO_HEAD,) else (NO_HEAD,):  # every head: the sweep's moe
+            out[(method, head)] = settings_key(cfg, {ck: checkpoint_shas[ck]} if ck in checkpoint_shas else {}, head)
     return out
 
 
-def _load_journal(path: Path, keys: dict[str, str]) -> dict[RunKey, dict[str, Any]]:
+def select_heads(runs: dict[RunKey, dict[str, Any]], heads: tuple[str, ...]) -> dict[RunKey, dict[str, Any]]:
+    """One run per (method, fraction, experts, seed, fold): the head with the best validation macro F1 (ties and
+    runs without validation: the first head of ``heads`` in that order); keys lose nothing (the head is kept)."""
+    best: dict[tuple[Any, ...], tuple[RunKey, dict[str, Any]]] = {}
+    rank = {h: i for i, h in enumerate(heads)}
+    for key in sorted(runs, key=lambda k: rank.get(k[5], -1)):
+        rec, group = runs[key], key[:5]
+        val = rec.get("val_f1")
+        if group not in best or (val is not None and val > (best[group][1].get("val_f1") or -1.0)):
+            best[group] = (key, rec)
+    return dict(best.values())
+
+
+def _load_journal(path: Path, keys: dict[tuple[str, str], str]) -> dict[RunKey, dict[str, Any]]:
     done: dict[RunKey, dict[str, Any]] = {}
     if path.is_file():
         for line in path.read_text().splitlines():
@@ -234,8 +272,12 @@ def _load_journal(path: Path, keys: dict[str, str]) -> dict[RunKey, dict[str, An
                 rec = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line cut by an interrupted write
-            if isinstance(rec, dict) and rec.get("settings_key") == keys.get(rec.get("method")):
-                done[_run_key(rec)] = rec
+            try:
+                key = _run_key(rec)
+            except (KeyError, TypeError, ValueError):
+                continue  # not a run record
+            if rec.get("settings_key") == keys.get((key[0], key[5])):
+                done[key] = rec | {"head": key[5]}
     return done
 
 
@@ -262,10 +304,11 @@ def run_evaluation(cfg: EvalConfig, log: Any = None) -> dict[str, Any]:
     order: list[RunKey] = []
     for method, frac, experts in settings:
         for seed in cfg.seeds:
-            for fold in folds:
-                key = (method, frac, experts, seed, fold.name)
-                if key not in order:
-                    order.append(key)
+            for fold in folds:  # the experts sweep is the moe head's
+                for head in method_heads(method, cfg) if experts == default_experts else ("moe",):
+                    key = (method, frac, experts, seed, fold.name, head)
+                    if key not in order:
+                        order.append(key)
     journal = Path(cfg.out_dir) / JOURNAL
     journal.parent.mkdir(parents=True, exist_ok=True)
     done = {k: v for k, v in _load_journal(journal, keys).items() if k in order}
@@ -274,13 +317,15 @@ def run_evaluation(cfg: EvalConfig, log: Any = None) -> dict[str, Any]:
         print(f"eval: {len(done)} of {len(order)} runs already in {journal}, {len(todo)} to go", file=log)
 
     def finished(rec: dict[str, Any]) -> None:
-        rec["settings_key"] = keys[rec["method"]]
+        rec["settings_key"] = keys[(rec["method"], rec["head"])]
         with journal.open("a") as fh:
             fh.write(json.dumps(rec, default=_plain) + "\n")
         done[_run_key(rec)] = rec
         if log:
-            print(f"eval [{len(done)}/{len(order)}] {rec['method']} {rec['label_fraction']:.0%} E={rec['experts']} "
-                  f"seed {rec['seed']} {rec['fold']}: macro F1 {rec['macro_f1']:.3f} ({rec['seconds']:.1f} s)",
+            head = f" {rec['head']}" if len(cfg.heads) > 1 and rec["head"] else ""
+            print(f"eval [{len(done)}/{len(order)}] {rec['method']}{head} {rec['label_fraction']:.0%} "
+                  f"E={rec['experts']} seed {rec['seed']} {rec['fold']}: macro F1 {rec['macro_f1']:.3f} "
+                  f"({rec['seconds']:.1f} s)",
                   file=log, flush=True)  # fmt: skip
 
     if cfg.workers <= 1 or len(todo) <= 1:
@@ -298,8 +343,10 @@ def run_evaluation(cfg: EvalConfig, log: Any = None) -> dict[str, Any]:
             for fut in as_completed(futures):
                 finished(fut.result())
 
+    head_summary = _head_summary(done, order)
+    kept = select_heads({k: done[k] for k in order}, tuple(cfg.heads))
     runs, pooled = [], defaultdict(list)
-    for key in order:
+    for key in (k for k in order if k in kept):
         rec = dict(done[key])
         y_t, y_p = np.asarray(rec.pop("y_true"), np.int64), np.asarray(rec.pop("y_pred"), np.int64)
         rec.pop("settings_key", None)
@@ -330,8 +377,20 @@ def run_evaluation(cfg: EvalConfig, log: Any = None) -> dict[str, Any]:
         "split": cfg.split, "folds": [f.to_dict() for f in folds], "config": cfg.to_dict(),
         "checkpoints": {k: {"path": v[1]["path"], "sha256": v[1]["sha256"]} for k, v in pre.items()},
         "default_experts": default_experts, "device": str(device), "runs": runs, "summary": summary,
+        "heads": list(cfg.heads), "head_summary": head_summary,
         "zero_shot": zs, "seconds": time.perf_counter() - t_start, "workers": cfg.workers,
+        "runs_resumed": len(order) - len(todo), "runs_total": len(order),
     }  # fmt: skip
+
+
+def _head_summary(done: dict[RunKey, dict[str, Any]], order: list[RunKey]) -> list[dict[str, Any]]:
+    """Every (method, fraction, experts, head)'s own mean macro F1 over folds and seeds, before the selection."""
+    groups: dict[tuple[Any, ...], list[float]] = defaultdict(list)
+    for key in order:
+        if key[5]:
+            groups[(key[0], key[1], key[2], key[5])].append(done[key]["macro_f1"])
+    return [{"method": m, "label_fraction": f, "experts": e, "head": h, "macro_f1": mean_std(v)}
+            for (m, f, e, h), v in groups.items()]  # fmt: skip
 
 
 def _plain(o: Any) -> Any:

@@ -8,6 +8,9 @@ Models (:func:`build_classifier`):
 * ``base``: the same network with random initialisation, everything trained from the start.
 * ``dcl``: :class:`~toolkit.models.baselines.DeepConvLSTM` trained from scratch.
 
+Head (``head``, ``multi3net`` and ``base``): ``moe``, the paper's hybrid MoE head (section 5.2), or ``mlp``, a
+per-token MLP (:data:`HEAD_OVERRIDES`); both start from random weights.
+
 The protocol (:func:`train_classifier`) is a budget of optimiser steps, not epochs, so that 10 % labels still
 train: ``steps = min(max_steps, max(min_steps, epochs * steps_per_epoch))`` (:func:`step_budget`; an epoch is
 ``ceil(N / batch_size)`` steps over a fresh permutation). The model is evaluated every ``eval_every`` steps and at
@@ -74,6 +77,15 @@ class FinetuneResult:
         return None if self.unfrozen_step is None else max(1, math.ceil(self.unfrozen_step / self.steps_per_epoch))
 
 
+#: classifier-config changes of each head (:data:`toolkit.train.config.HEADS`). ``mlp``: no attention stage, a
+#: 1x1 conv + BatchNorm + ReLU per token, one expert that is one Linear layer, mean over tokens: a per-token MLP,
+#: with fewer parameters for a few hundred labelled windows (the ``moe`` head's experts setting does not apply).
+HEAD_OVERRIDES: dict[str, dict[str, int]] = {
+    "moe": {},
+    "mlp": {"num_stages": 0, "conv_kernel": 1, "num_experts": 1, "expert_hidden": 0},
+}
+
+
 def step_budget(n_train: int, cfg: FinetuneConfig) -> tuple[int, int]:
     """(optimiser steps, steps per epoch) for ``n_train`` training windows (module docstring)."""
     per_epoch = max(1, math.ceil(n_train / cfg.batch_size))
@@ -96,6 +108,9 @@ def classifier_spec(
     head = mcfg.classifier.to_dict() | {"num_classes": num_classes, "wrists": wrists}
     if cfg.num_experts is not None:
         head["num_experts"] = cfg.num_experts
+    if cfg.head not in HEAD_OVERRIDES:
+        raise ConfigError(f"classifier_spec needs one head ({', '.join(HEAD_OVERRIDES)}), got {cfg.head!r}")
+    head |= HEAD_OVERRIDES[cfg.head]
     return {"arch": "har", "imu": mcfg.imu.to_dict() | {"in_channels": channels}, "classifier": head}
 
 

@@ -4,7 +4,9 @@ Subjects: ``test_subjects`` are held out entirely (their macro F1 is reported); 
 (at least one when there are two or more, seeded, chosen so that the validation subjects cover every class they
 can: :func:`toolkit.data.splits.choose_validation`; missing classes are warned about) are validation subjects for
 model selection (all their windows) and the rest train. Normaliser from the training windows only. Training is
-the step-budget protocol of :mod:`toolkit.train.finetune`. Outputs in ``out_dir``: ``config.yaml``, ``classifier.pt``
+the step-budget protocol of :mod:`toolkit.train.finetune`; ``head: auto`` (the default) trains the model once per
+classifier head and keeps the one with the better validation macro F1 (:func:`toolkit.train.protocol.fit_and_test`,
+the choice ``edge-eval`` makes per fold). Outputs in ``out_dir``: ``config.yaml``, ``classifier.pt``
 (+ ``.json``: model spec, normaliser, class names, channel set, dataset reference, history, metrics),
 ``metrics.json`` and ``windows.npz`` (the windows used, every subject, the model's channels only; its sha256 in the
 checkpoint), so ``edge-export --checkpoint OUT_DIR`` distils on exactly these windows and holds out the test
@@ -111,13 +113,13 @@ def run_finetune(cfg: FinetuneConfig, log: Callable[[str], None] = print) -> dic
     out = Path(cfg.out_dir)
     cfg.save_yaml(out / "config.yaml")
     res = fit_and_test(windows, fold, cfg, mcfg, pretrained if cfg.method == "multi3net" else None, device, pre_norm,
-                       channels=channels)  # fmt: skip
+                       channels=channels, log=log)  # fmt: skip
     used = save_windows(out / WINDOWS_FILE, windows, channels)
     metrics: dict[str, Any] = {"dataset": cfg.dataset, "method": cfg.method, "freeze": cfg.freeze,
                                "fold": fold.to_dict(), "counts": res.data.counts, "best_epoch": res.result.best_epoch,
                                "unfrozen_epoch": res.result.unfrozen_epoch, "steps": res.result.steps,
                                "best_step": res.result.best_step, "unfrozen_step": res.result.unfrozen_step,
-                               "pretrained": norm_info, "channels": list(channels),
+                               "pretrained": norm_info, "channels": list(channels), "head": res.head,
                                "windows": used}  # fmt: skip
     if len(res.y_true):
         metrics["test"] = fold_metrics(res.y_true, res.y_pred) | pooled_metrics(

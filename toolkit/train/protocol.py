@@ -5,7 +5,8 @@ subjects only) :func:`prepare_fold` selects the windows of each set, samples the
 (:func:`sample_label_fraction`) on the TRAINING windows only (model selection sees every window of the validation
 subjects: a 10 % cut would leave a few dozen windows to select on), fits the normaliser on the training windows
 only and returns normalised tensors plus the window indices of each set (so scikit-learn methods use exactly the
-same windows). :func:`fit_and_test` trains one method and predicts the test set.
+same windows). :func:`fit_and_test` trains one method (with ``head: auto``, each classifier head, keeping the
+better validation macro F1) and predicts the test set.
 
 Leak guard: every consumer of data in a fold (normaliser fitting, training, validation/model selection,
 label sampling) passes the subject ids of the windows it ACTUALLY receives through :meth:`LeakGuard.check`,
@@ -16,7 +17,7 @@ an indexing bug that let test windows through would be caught.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,7 @@ from toolkit.errors import Multi3EdgeError
 from toolkit.models.config import Multi3NetConfig
 from toolkit.models.multi3net import Multi3Net
 from toolkit.train.channels import ALL_CHANNELS, slice_stats
-from toolkit.train.config import FinetuneConfig
+from toolkit.train.config import HEADS, FinetuneConfig
 from toolkit.train.data import classifier_inputs
 from toolkit.train.finetune import FinetuneResult, build_classifier, classifier_spec, predict_logits, train_classifier
 
@@ -136,6 +137,7 @@ class FoldOutcome:
     result: FinetuneResult
     data: FoldData
     spec: dict[str, Any]
+    head: str = ""  #: the classifier head trained ("" for dcl)
 
 
 def fit_and_test(
@@ -147,8 +149,40 @@ def fit_and_test(
     device: torch.device,
     pretrained_normalizer: Normalizer | None = None,
     channels: Sequence[str] = ALL_CHANNELS,
+    log: Callable[[str], None] | None = None,
 ) -> FoldOutcome:
-    """Prepare the fold, build ``cfg.method`` (from ``pretrained`` when given), train, predict the test windows.
+    """:func:`fit_and_test_head` with ``cfg.head``; for ``head: auto``, once per head of
+    :data:`~toolkit.train.config.HEADS`, keeping the better validation macro F1 (the first head on a tie or without
+    validation windows; each head's score goes to ``log``)."""
+    if cfg.method == "dcl" or cfg.head != "auto":
+        return fit_and_test_head(windows, fold, cfg, mcfg, pretrained, device, pretrained_normalizer, channels)
+    best: FoldOutcome | None = None
+    for head in HEADS:
+        out = fit_and_test_head(windows, fold, cfg.replace(head=head), mcfg, pretrained, device,
+                                pretrained_normalizer, channels)  # fmt: skip
+        val = out.result.best_val_f1
+        if log:
+            log(f"head {head}: validation macro F1 " + ("n/a (no validation window)" if val is None else f"{val:.3f}"))
+        if best is None or (val is not None and val > (best.result.best_val_f1 or -1.0)):
+            best = out
+    assert best is not None
+    if log:
+        log(f"head {best.head} kept (the better validation macro F1; --head moe|mlp fixes it)")
+    return best
+
+
+def fit_and_test_head(
+    windows: RealWindows,
+    fold: Fold,
+    cfg: FinetuneConfig,
+    mcfg: Multi3NetConfig,
+    pretrained: Multi3Net | None,
+    device: torch.device,
+    pretrained_normalizer: Normalizer | None = None,
+    channels: Sequence[str] = ALL_CHANNELS,
+) -> FoldOutcome:
+    """Prepare the fold, build ``cfg.method`` (from ``pretrained`` when given) with the one head ``cfg.head``,
+    train, predict the test windows.
 
     A ``multi3net`` run with ``cfg.normalizer == "pretrained"`` standardises the real windows with
     ``pretrained_normalizer`` (the statistics the encoder was pretrained with), so the encoder sees gravity and
@@ -171,4 +205,5 @@ def fit_and_test(
                            pretrained=cfg.method == "multi3net")  # fmt: skip
     x_te, y_te = data.test
     pred = predict_logits(res.model, x_te, device).argmax(1).numpy() if len(y_te) else np.zeros(0, np.int64)
-    return FoldOutcome(y_true=y_te.numpy(), y_pred=pred, result=res, data=data, spec=spec)
+    return FoldOutcome(y_true=y_te.numpy(), y_pred=pred, result=res, data=data, spec=spec,
+                       head="" if cfg.method == "dcl" else cfg.head)  # fmt: skip

@@ -1,7 +1,8 @@
 """Evaluation reports: ``results.json``, ``report.md`` (the paper's table rows) and PNG figures.
 
 ``report.md`` holds: the exact command line, the data and protocol, a table with one row per method and one
-column per label fraction (macro F1 mean +- std over folds and seeds, in %), the experts sweep, the zero-shot
+column per label fraction (macro F1 mean +- std over folds and seeds, in %), with a grid of classifier heads each
+head's own mean and how often validation kept it, the experts sweep, the zero-shot
 row, per-class F1 of every method at the largest label fraction, per-fold paired differences of every method
 against ``base`` and ``stats_rf`` (:func:`toolkit.train.metrics.paired_differences`: mean over folds of the
 per-fold mean over seeds, sign-test p-value, bootstrap 95 % interval; a method that loses is said to lose), and
@@ -66,7 +67,8 @@ def markdown(results: dict[str, Any], command: str) -> str:
         "Command:", "", "```", command, "```", "",
         f"{results['windows']} windows, {len(results['subjects'])} subjects, classes {results['class_counts']}; "
         f"{len(results['folds'])} folds ({cfg['split']}), seeds {cfg['seeds']}, device {results['device']}, "
-        f"{results['seconds']:.0f} s.", "",
+        f"{results['seconds']:.0f} s" + (f" ({results['runs_resumed']} of {results['runs_total']} runs resumed from "
+                                         "runs.jsonl)" if results.get("runs_resumed") else "") + ".", "",
         "Macro F1 [%], mean ± std over folds and seeds (label fraction = share of the training subjects' labelled "
         "windows, sampled per class):", "",
         "| Method | " + " | ".join(f"{f:.0%}" for f in fracs) + " |",
@@ -81,6 +83,7 @@ def markdown(results: dict[str, Any], command: str) -> str:
         cells = [_fmt(zs["macro_f1"]) + " (no labels)"] + ["—"] * (len(fracs) - 1)
         lines.append(f"| Zero-shot ({zs['text_embeddings']} text, per subject) | " + " | ".join(cells) + " |")
     lines += paired_lines(results, methods, fracs)
+    lines += head_lines(results, methods, fracs)
     sweep = sorted((s for s in summ if s["label_fraction"] == 1.0 and s["method"] == cfg["experts_method"]),
                    key=lambda s: s["experts"])  # fmt: skip
     if len(sweep) > 1:
@@ -103,6 +106,30 @@ def markdown(results: dict[str, Any], command: str) -> str:
     machine = f"Machine: {platform.machine()} {platform.system()}, Python {platform.python_version()}."
     lines += ["", f"Checkpoints: {cks}", machine, ""]
     return "\n".join(lines)
+
+
+def head_lines(results: dict[str, Any], methods: list[str], fracs: list[float]) -> list[str]:
+    """With a grid of classifier heads: each head's own mean and how often validation chose it (empty otherwise)."""
+    heads = results.get("heads") or []
+    if len(heads) < 2:
+        return []
+    own = {(h["method"], h["label_fraction"], h["head"]): h["macro_f1"] for h in results.get("head_summary", [])
+           if h["experts"] == results["default_experts"]}  # fmt: skip
+    lines = ["", f"Classifier heads ({', '.join(heads)}): every row above that has a head kept, per fold and seed, "
+             "the head with the better validation macro F1. Each head on its own, and how often it was kept:", "",
+             "| Method | " + " | ".join(f"{h} {f:.0%}" for f in fracs for h in heads) + " |",
+             "|---|" + "---:|" * (len(fracs) * len(heads))]  # fmt: skip
+    for m in methods:
+        if not any((m, fracs[0], h) in own for h in heads):
+            continue
+        cells = []
+        for f in fracs:
+            kept = [r["head"] for r in results["runs"] if r["method"] == m and r["label_fraction"] == f
+                    and r["experts"] == results["default_experts"]]  # fmt: skip
+            for h in heads:
+                cells.append(f"{_fmt(own.get((m, f, h), {}))} ({kept.count(h)}/{len(kept)})")
+        lines.append(f"| {ROW_NAMES[m]} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def paired_lines(results: dict[str, Any], methods: list[str], fracs: list[float]) -> list[str]:
