@@ -63,7 +63,7 @@ from toolkit.train.features import window_statistics
 from toolkit.train.metrics import fold_metrics, mean_std, pooled_metrics
 from toolkit.train.modelcfg import resolve_model_config
 from toolkit.train.pretrain import load_pretrained
-from toolkit.train.protocol import fit_and_test
+from toolkit.train.protocol import better_on_validation, fit_and_test
 from toolkit.train.runtime import resolve_device
 from toolkit.train.shallow import sklearn_fold
 from toolkit.train.zeroshot import class_prompts, zero_shot
@@ -258,8 +258,7 @@ def select_heads(runs: dict[RunKey, dict[str, Any]], heads: tuple[str, ...]) -> 
     rank = {h: i for i, h in enumerate(heads)}
     for key in sorted(runs, key=lambda k: rank.get(k[5], -1)):
         rec, group = runs[key], key[:5]
-        val = rec.get("val_f1")
-        if group not in best or (val is not None and val > (best[group][1].get("val_f1") or -1.0)):
+        if group not in best or better_on_validation(rec.get("val_f1"), best[group][1].get("val_f1")):
             best[group] = (key, rec)
     return dict(best.values())
 

@@ -140,6 +140,12 @@ class FoldOutcome:
     head: str = ""  #: the classifier head trained ("" for dcl)
 
 
+def better_on_validation(val_f1: float | None, best_val_f1: float | None) -> bool:
+    """The head-selection rule: a candidate replaces the best so far only with a strictly higher validation macro F1
+    (so ties and missing validation keep the earlier candidate, the first head of the grid)."""
+    return val_f1 is not None and val_f1 > (best_val_f1 if best_val_f1 is not None else -1.0)
+
+
 def fit_and_test(
     windows: RealWindows,
     fold: Fold,
@@ -163,7 +169,7 @@ def fit_and_test(
         val = out.result.best_val_f1
         if log:
             log(f"head {head}: validation macro F1 " + ("n/a (no validation window)" if val is None else f"{val:.3f}"))
-        if best is None or (val is not None and val > (best.result.best_val_f1 or -1.0)):
+        if best is None or better_on_validation(val, best.result.best_val_f1):
             best = out
     assert best is not None
     if log:
