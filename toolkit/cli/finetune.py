@@ -33,8 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_finetune(ap)
     ap.add_argument("--checkpoint", help="pretrained Multi3Net checkpoint (.pt with its .json sidecar)")
     ap.add_argument("--method", choices=["multi3net", "base", "dcl"])
-    ap.add_argument("--head", choices=list(HEADS),
-                    help="classifier head: moe (the paper's, default) or mlp (a per-token MLP, 5k parameters)")
+    ap.add_argument("--head", choices=[*HEADS, "auto"],
+                    help="classifier head: moe (the paper's MoE head), mlp (a per-token MLP, 5k parameters) or auto "
+                         "(default: both trained, the better validation macro F1 kept)")
     ap.add_argument("--test-subjects", nargs="+", help="subjects held out for the final test")
     ap.add_argument("--channels", choices=["acc", "acc+gyro"],
                     help="input channels of the classifier (default: acc+gyro when every window has gyroscope "
