@@ -21,7 +21,6 @@ flipped, and with the gyroscope in deg/s; and a simulated keyframe clip (the sim
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import platform
 import sys
@@ -30,96 +29,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import butter, sosfiltfilt
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from toolkit.data.gyro_check import rank_conventions  # noqa: E402
 from toolkit.errors import Multi3EdgeError  # noqa: E402
 from toolkit.sim.pipeline import SimulationConfig, simulate_file  # noqa: E402
 from toolkit.train.data import load_recordings  # noqa: E402
-
-SCALES = {"x1": 1.0, "deg->rad": np.pi / 180.0, "rad->deg": 180.0 / np.pi}
-GRAVITY_LOWPASS_HZ = 2.0
-
-
-def candidate_conventions() -> tuple[list[str], np.ndarray]:
-    """Names and (145, 3, 3) matrices M: candidate gyro = M @ measured gyro (signed permutation x unit scale),
-    and a zero matrix (:data:`NO_GYRO`)."""
-    names, mats = [], []
-    for perm in itertools.permutations(range(3)):
-        for signs in itertools.product((1, -1), repeat=3):
-            m = np.zeros((3, 3))
-            for row, (col, s) in enumerate(zip(perm, signs, strict=True)):
-                m[row, col] = s
-            axes = ",".join(("+" if s > 0 else "-") + "xyz"[c] for c, s in zip(perm, signs, strict=True))
-            for label, scale in SCALES.items():
-                names.append(f"({axes}) {label}")
-                mats.append(m * scale)
-    names.append(NO_GYRO)
-    mats.append(np.zeros((3, 3)))
-    return names, np.stack(mats)
-
-
-IDENTITY = "(+x,+y,+z) x1"
-NO_GYRO = "no gyroscope"  #: the filter follows the low-passed accelerometer alone: the reference to beat
-
-
-def _rotate(v: np.ndarray, w: np.ndarray, dt: float) -> np.ndarray:
-    """Rotate vectors v (C, 3) by the angle -|w| dt about w (C, 3) (Rodrigues): a world-fixed vector's new
-    sensor-frame coordinates after the sensor turned by w dt."""
-    speed = np.linalg.norm(w, axis=-1, keepdims=True)
-    k = w / np.maximum(speed, 1e-12)
-    c, s = np.cos(speed * dt), np.sin(-speed * dt)
-    return v * c + np.cross(k, v) * s + k * np.sum(k * v, -1, keepdims=True) * (1.0 - c)
-
-
-def filter_residuals(acc: np.ndarray, gyro: np.ndarray, rate_hz: float, mats: np.ndarray,
-                     tau_s: float) -> tuple[np.ndarray, int]:
-    """Sum over samples of the angle [deg] between carried and measured gravity, per candidate (C,), and the count.
-
-    Args:
-        acc: (T, 3) specific force [m/s^2]; gyro: (T, 3) angular velocity [rad/s], same frame and clock.
-    """
-    sos = butter(2, GRAVITY_LOWPASS_HZ, fs=rate_hz, output="sos")
-    a = sosfiltfilt(sos, acc, axis=0)
-    u = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-9)
-    w = np.einsum("cij,tj->tci", mats, gyro)
-    dt, alpha = 1.0 / rate_hz, min(1.0, 1.0 / (rate_hz * tau_s))
-    v = np.repeat(u[:1], len(mats), axis=0)
-    total = np.zeros(len(mats))
-    for t in range(1, len(u)):
-        v = _rotate(v, w[t - 1], dt)
-        total += np.degrees(np.arccos(np.clip(v @ u[t], -1.0, 1.0)))
-        v = (1.0 - alpha) * v + alpha * u[t]
-        v /= np.linalg.norm(v, axis=1, keepdims=True)
-    return total, len(u) - 1
-
-
-def rank_conventions(pairs: list[tuple[np.ndarray, np.ndarray, float]], tau_s: float) -> dict:
-    """Mean residual angle per candidate over all pairs (acc, gyro, rate); the identity's rank and margin."""
-    names, mats = candidate_conventions()
-    total, count = np.zeros(len(names)), 0
-    for acc, gyro, rate in pairs:
-        ok = np.isfinite(acc).all(1) & np.isfinite(gyro).all(1)
-        if ok.sum() < 2 * rate:
-            continue
-        s, n = filter_residuals(acc[ok], gyro[ok], rate, mats, tau_s)
-        total, count = total + s, count + n
-    mean = total / max(count, 1)
-    order = np.argsort(mean)
-    ident = names.index(IDENTITY)
-    best_other = min(float(mean[i]) for i in range(len(names)) if i != ident)
-    return {
-        "samples": int(count),
-        "identity_deg": round(float(mean[ident]), 2),
-        "identity_rank": int(np.where(order == ident)[0][0]) + 1,
-        "best_other_deg": round(best_other, 2),
-        "margin_deg": round(best_other - float(mean[ident]), 2),
-        "no_gyro_deg": round(float(mean[names.index(NO_GYRO)]), 2),
-        "median_deg": round(float(np.median(mean)), 2),
-        "top3": [[names[i], round(float(mean[i]), 2)] for i in order[:3]],
-    }
 
 
 def simulated_pairs() -> list[tuple[np.ndarray, np.ndarray, float]]:

@@ -29,6 +29,7 @@ from toolkit.data.basicmotions import load_basicmotions
 from toolkit.data.csv_format import read_csv_recordings
 from toolkit.data.folder_format import load_folder, load_ts_dataset
 from toolkit.data.frame_check import warn_frames
+from toolkit.data.gyro_check import warn_gyro
 from toolkit.data.mmfit import load_mmfit
 from toolkit.data.openpack import load_openpack
 from toolkit.data.seglearn import load_seglearn
@@ -274,6 +275,8 @@ def load_real_windows(
         return generated_windows(length=grid.window_length, rate_hz=grid.rate_hz)
     recordings = load_recordings(name, data_root, profile)
     warn_frames(recordings, f"dataset {name}")  # FrameWarning when gravity says the axes look wrong
+    if ":" in name:  # the user's own files (the built-in loaders are pinned by benchmarks/gyro_convention.py)
+        warn_gyro(recordings, f"dataset {name}")  # GyroWarning when the gyroscope does not turn gravity as it should
     w = real_windows(recordings, grid.rate_hz, grid.window_s, grid.hop_s)
     if len(w) == 0:
         raise ConfigError(f"dataset {name}: no labelled window of {grid.window_s} s")
