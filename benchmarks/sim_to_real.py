@@ -13,7 +13,8 @@ wrist: real right-wrist data is mirrored, as for training):
   label; at chance, the scripts teach the encoder nothing about the target activities.
 
 Only real-data *summaries* enter this report; nothing here changes a script. A script revised after reading it is
-fitted to that data: say so wherever its results are reported.
+fitted to that data: say so wherever its results are reported. To revise scripts without touching the subjects a
+model will be tested on, compare them with the training subjects only (``--subjects``).
 
 .venv/bin/python benchmarks/sim_to_real.py --dataset seglearn --sim out/keyframes out/cmu out/bandai \
     --out benchmarks/results/sim_to_real.json
@@ -96,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sim", nargs="+", required=True, help="simulator dataset folders (edge-simulate --out)")
     ap.add_argument("--map", nargs="*", metavar="CLASS=SCRIPT",
                     help="script written for a class (default for seglearn: examples/keyframes/README.md)")
+    ap.add_argument("--subjects", nargs="+", metavar="ID",
+                    help="compare with these subjects' windows only (e.g. the training subjects; default: all)")
     ap.add_argument("--seed", type=int, default=0, help="random forest seed")
     ap.add_argument("--out", help="write the results as JSON here")
     args = ap.parse_args(argv)
@@ -108,8 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     except Multi3EdgeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if args.subjects:
+        unknown = sorted(set(args.subjects) - set(real.subject.tolist()))
+        if unknown:
+            print(f"error: no subject {', '.join(unknown)} in {args.dataset} "
+                  f"(subjects: {', '.join(sorted(set(real.subject.tolist())))})", file=sys.stderr)
+            return 2
+        real = real.subset(np.isin(real.subject, args.subjects))
     results: dict = {"command": "python benchmarks/sim_to_real.py " + " ".join(argv or sys.argv[1:]),
-                     "machine": platform.machine(), "dataset": args.dataset,
+                     "machine": platform.machine(), "dataset": args.dataset, "subjects": args.subjects or "all",
                      "grid": {"rate_hz": grid.rate_hz, "window_s": grid.window_s, "hop_s": grid.hop_s},
                      "percentiles": list(PERCENTILES), "real": percentiles(real.x),
                      "sim": {f: percentiles(s.imu_left[s.has_left]) for f, s in sims.items()}}  # fmt: skip
