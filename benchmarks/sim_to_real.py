@@ -12,7 +12,10 @@ wrist: real right-wrist data is mirrored, as for training):
   is ``1 / classes``. If the scripts resemble the real activities, the forest recognises them without a single real
   label; at chance, the scripts teach the encoder nothing about the target activities.
 
-Only real-data *summaries* enter this report; nothing here changes a script. A script revised after reading it is
+Per class it also prints how the watch sits and turns (:func:`per_axis`: the watch-frame "up" direction, per-axis
+acceleration spread and angular-rate RMS) for the real windows and the script's: the comparison the exercise scripts
+were revised with (examples/keyframes/README.md). Only real-data *summaries* enter this report; nothing here changes
+a script. A script revised after reading it is
 fitted to that data: say so wherever its results are reported. To revise scripts without touching the subjects a
 model will be tested on, compare them with the training subjects only (``--subjects``).
 
@@ -61,6 +64,19 @@ def percentiles(x: np.ndarray) -> dict[str, list[float]]:
     return {k: [round(float(p), 3) for p in np.nanpercentile(v, PERCENTILES)] for k, v in intensity(x).items()}
 
 
+def per_axis(x: np.ndarray) -> dict[str, list[float]]:
+    """How (N, L, 6) windows sit and turn in the watch frame, medians over windows, per axis (x, y, z):
+    ``up_dir`` the unit mean specific force (the watch-frame direction of "up" while the motion is slow),
+    ``acc_std_ms2`` the spread of each acceleration axis, ``gyro_rms_rad_s`` the RMS rate about each axis. What a
+    script must match for a class: the axis it turns about and the pose it turns through (intensity alone cannot
+    tell a forward raise from a sideways one)."""
+    mean = x[..., :3].mean(axis=1)
+    up = mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-9)
+    rms = np.sqrt((x[..., 3:6] ** 2).mean(axis=1))
+    stats = {"up_dir": up, "acc_std_ms2": x[..., :3].std(axis=1), "gyro_rms_rad_s": rms}
+    return {k: [round(float(m), 2) for m in np.nanmedian(v, axis=0)] for k, v in stats.items()}
+
+
 def scripted_windows(sim, mapping: dict[str, str], class_names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Left-wrist simulated windows (N, L, 6) of the mapped scripts and their real class index (N,)."""
     clip = np.asarray([str(c) for c in sim.clip])
@@ -77,8 +93,9 @@ def scripted_windows(sim, mapping: dict[str, str], class_names: list[str]) -> tu
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def sim_to_real(sim_x: np.ndarray, sim_y: np.ndarray, real_x: np.ndarray, real_y: np.ndarray, rate_hz: float,
-                seed: int) -> dict:
+def sim_to_real(
+    sim_x: np.ndarray, sim_y: np.ndarray, real_x: np.ndarray, real_y: np.ndarray, rate_hz: float, seed: int
+) -> dict:
     """Random forest on statistics of simulated windows, scored on real ones (macro F1 over the mapped classes)."""
     labels = np.unique(sim_y)
     keep = np.isin(real_y, labels)
@@ -95,10 +112,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dataset", default="seglearn", help="real dataset (edge-eval name; default seglearn)")
     ap.add_argument("--data-root", help="dataset root (default $MULTI3EDGE_DATA, else ../shared/data)")
     ap.add_argument("--sim", nargs="+", required=True, help="simulator dataset folders (edge-simulate --out)")
-    ap.add_argument("--map", nargs="*", metavar="CLASS=SCRIPT",
-                    help="script written for a class (default for seglearn: examples/keyframes/README.md)")
-    ap.add_argument("--subjects", nargs="+", metavar="ID",
-                    help="compare with these subjects' windows only (e.g. the training subjects; default: all)")
+    ap.add_argument(
+        "--map",
+        nargs="*",
+        metavar="CLASS=SCRIPT",
+        help="script written for a class (default for seglearn: examples/keyframes/README.md)",
+    )
+    ap.add_argument(
+        "--subjects",
+        nargs="+",
+        metavar="ID",
+        help="compare with these subjects' windows only (e.g. the training subjects; default: all)",
+    )
     ap.add_argument("--seed", type=int, default=0, help="random forest seed")
     ap.add_argument("--out", help="write the results as JSON here")
     args = ap.parse_args(argv)
@@ -114,8 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.subjects:
         unknown = sorted(set(args.subjects) - set(real.subject.tolist()))
         if unknown:
-            print(f"error: no subject {', '.join(unknown)} in {args.dataset} "
-                  f"(subjects: {', '.join(sorted(set(real.subject.tolist())))})", file=sys.stderr)
+            print(
+                f"error: no subject {', '.join(unknown)} in {args.dataset} "
+                f"(subjects: {', '.join(sorted(set(real.subject.tolist())))})",
+                file=sys.stderr,
+            )
             return 2
         real = real.subset(np.isin(real.subject, args.subjects))
     results: dict = {"command": "python benchmarks/sim_to_real.py " + " ".join(argv or sys.argv[1:]),
@@ -135,17 +163,28 @@ def main(argv: list[str] | None = None) -> int:
         per_class = {}
         for name, script in mapping.items():
             c = real.class_names.index(name)
-            per_class[name] = {"script": script, "real": percentiles(real.x[real.y == c]),
-                               "sim": percentiles(sim_x[sim_y == c])}  # fmt: skip
-            print(f"  {name:6s} real {per_class[name]['real']['gyro_speed_rad_s'][1]:5.2f} rad/s "
-                  f"{per_class[name]['real']['acc_mag_std_ms2'][1]:5.2f} m/s2 | {script:20s} "
-                  f"{per_class[name]['sim']['gyro_speed_rad_s'][1]:5.2f} rad/s "
-                  f"{per_class[name]['sim']['acc_mag_std_ms2'][1]:5.2f} m/s2")
+            rx, sx = real.x[real.y == c], sim_x[sim_y == c]
+            per_class[name] = {"script": script, "real": percentiles(rx) | per_axis(rx),
+                               "sim": percentiles(sx) | per_axis(sx)}  # fmt: skip
+            print(
+                f"  {name:6s} real {per_class[name]['real']['gyro_speed_rad_s'][1]:5.2f} rad/s "
+                f"{per_class[name]['real']['acc_mag_std_ms2'][1]:5.2f} m/s2 | {script:20s} "
+                f"{per_class[name]['sim']['gyro_speed_rad_s'][1]:5.2f} rad/s "
+                f"{per_class[name]['sim']['acc_mag_std_ms2'][1]:5.2f} m/s2"
+            )
+            for side in ("real", "sim"):
+                q = per_class[name][side]
+                print(
+                    f"         {side:4s} up (x,y,z) {q['up_dir']}  acc std {q['acc_std_ms2']} m/s2  "
+                    f"gyro rms {q['gyro_rms_rad_s']} rad/s"
+                )
         results["per_class"] = per_class
         results["sim_to_real"] = sim_to_real(sim_x, sim_y, real.x, real.y, grid.rate_hz, args.seed)
         r = results["sim_to_real"]
-        print(f"sim -> real random forest: macro F1 {100 * r['macro_f1']:.1f} % (chance {100 * r['chance']:.1f} %), "
-              f"{r['sim_windows']} simulated -> {r['real_windows']} real windows")
+        print(
+            f"sim -> real random forest: macro F1 {100 * r['macro_f1']:.1f} % (chance {100 * r['chance']:.1f} %), "
+            f"{r['sim_windows']} simulated -> {r['real_windows']} real windows"
+        )
     results["seconds"] = round(time.perf_counter() - t0, 1)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
