@@ -93,9 +93,8 @@ def scripted_windows(sim, mapping: dict[str, str], class_names: list[str]) -> tu
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def sim_to_real(
-    sim_x: np.ndarray, sim_y: np.ndarray, real_x: np.ndarray, real_y: np.ndarray, rate_hz: float, seed: int
-) -> dict:
+def sim_to_real(sim_x: np.ndarray, sim_y: np.ndarray, real_x: np.ndarray, real_y: np.ndarray, rate_hz: float,
+                seed: int) -> dict:
     """Random forest on statistics of simulated windows, scored on real ones (macro F1 over the mapped classes)."""
     labels = np.unique(sim_y)
     keep = np.isin(real_y, labels)
@@ -112,18 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dataset", default="seglearn", help="real dataset (edge-eval name; default seglearn)")
     ap.add_argument("--data-root", help="dataset root (default $MULTI3EDGE_DATA, else ../shared/data)")
     ap.add_argument("--sim", nargs="+", required=True, help="simulator dataset folders (edge-simulate --out)")
-    ap.add_argument(
-        "--map",
-        nargs="*",
-        metavar="CLASS=SCRIPT",
-        help="script written for a class (default for seglearn: examples/keyframes/README.md)",
-    )
-    ap.add_argument(
-        "--subjects",
-        nargs="+",
-        metavar="ID",
-        help="compare with these subjects' windows only (e.g. the training subjects; default: all)",
-    )
+    ap.add_argument("--map", nargs="*", metavar="CLASS=SCRIPT",
+                    help="script written for a class (default for seglearn: examples/keyframes/README.md)")
+    ap.add_argument("--subjects", nargs="+", metavar="ID",
+                    help="compare with these subjects' windows only (e.g. the training subjects; default: all)")
     ap.add_argument("--seed", type=int, default=0, help="random forest seed")
     ap.add_argument("--out", help="write the results as JSON here")
     args = ap.parse_args(argv)
@@ -139,11 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.subjects:
         unknown = sorted(set(args.subjects) - set(real.subject.tolist()))
         if unknown:
-            print(
-                f"error: no subject {', '.join(unknown)} in {args.dataset} "
-                f"(subjects: {', '.join(sorted(set(real.subject.tolist())))})",
-                file=sys.stderr,
-            )
+            print(f"error: no subject {', '.join(unknown)} in {args.dataset} "
+                  f"(subjects: {', '.join(sorted(set(real.subject.tolist())))})", file=sys.stderr)
             return 2
         real = real.subset(np.isin(real.subject, args.subjects))
     results: dict = {"command": "python benchmarks/sim_to_real.py " + " ".join(argv or sys.argv[1:]),
@@ -166,25 +154,19 @@ def main(argv: list[str] | None = None) -> int:
             rx, sx = real.x[real.y == c], sim_x[sim_y == c]
             per_class[name] = {"script": script, "real": percentiles(rx) | per_axis(rx),
                                "sim": percentiles(sx) | per_axis(sx)}  # fmt: skip
-            print(
-                f"  {name:6s} real {per_class[name]['real']['gyro_speed_rad_s'][1]:5.2f} rad/s "
-                f"{per_class[name]['real']['acc_mag_std_ms2'][1]:5.2f} m/s2 | {script:20s} "
-                f"{per_class[name]['sim']['gyro_speed_rad_s'][1]:5.2f} rad/s "
-                f"{per_class[name]['sim']['acc_mag_std_ms2'][1]:5.2f} m/s2"
-            )
+            print(f"  {name:6s} real {per_class[name]['real']['gyro_speed_rad_s'][1]:5.2f} rad/s "
+                  f"{per_class[name]['real']['acc_mag_std_ms2'][1]:5.2f} m/s2 | {script:20s} "
+                  f"{per_class[name]['sim']['gyro_speed_rad_s'][1]:5.2f} rad/s "
+                  f"{per_class[name]['sim']['acc_mag_std_ms2'][1]:5.2f} m/s2")
             for side in ("real", "sim"):
                 q = per_class[name][side]
-                print(
-                    f"         {side:4s} up (x,y,z) {q['up_dir']}  acc std {q['acc_std_ms2']} m/s2  "
-                    f"gyro rms {q['gyro_rms_rad_s']} rad/s"
-                )
+                print(f"         {side:4s} up (x,y,z) {q['up_dir']}  acc std {q['acc_std_ms2']} m/s2  "
+                      f"gyro rms {q['gyro_rms_rad_s']} rad/s")
         results["per_class"] = per_class
         results["sim_to_real"] = sim_to_real(sim_x, sim_y, real.x, real.y, grid.rate_hz, args.seed)
         r = results["sim_to_real"]
-        print(
-            f"sim -> real random forest: macro F1 {100 * r['macro_f1']:.1f} % (chance {100 * r['chance']:.1f} %), "
-            f"{r['sim_windows']} simulated -> {r['real_windows']} real windows"
-        )
+        print(f"sim -> real random forest: macro F1 {100 * r['macro_f1']:.1f} % (chance {100 * r['chance']:.1f} %), "
+              f"{r['sim_windows']} simulated -> {r['real_windows']} real windows")
     results["seconds"] = round(time.perf_counter() - t0, 1)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
