@@ -30,12 +30,13 @@ from toolkit.data.windows import RealWindows
 from toolkit.errors import Multi3EdgeError
 from toolkit.models.config import Multi3NetConfig
 from toolkit.models.multi3net import Multi3Net
+from toolkit.train.adapt import AdaptConfig, adapt_encoder
 from toolkit.train.channels import ALL_CHANNELS, slice_stats
 from toolkit.train.config import HEADS, FinetuneConfig
 from toolkit.train.data import classifier_inputs
 from toolkit.train.finetune import FinetuneResult, build_classifier, classifier_spec, predict_logits, train_classifier
 
-TRAINING_STAGES = ("normalizer", "train", "val", "label_sampling")
+TRAINING_STAGES = ("normalizer", "train", "val", "label_sampling", "adapt")
 
 
 class LeakError(Multi3EdgeError):
@@ -126,6 +127,23 @@ def prepare_fold(
     return FoldData(train=pair(tr), val=pair(va) if va.size else None, test=pair(te), normalizer=norm, guard=guard,
                     counts={"train": int(tr.size), "val": int(va.size), "test": int(te.size)},
                     index={"train": tr, "val": va, "test": te})  # fmt: skip
+
+
+def adapt_fold(
+    windows: RealWindows,
+    fold: Fold,
+    model: Multi3Net,
+    normalizer: Normalizer,
+    cfg: AdaptConfig | None = None,
+    seed: int = 0,
+    guard: LeakGuard | None = None,
+) -> tuple[Multi3Net, list[float]]:
+    """:func:`toolkit.train.adapt.adapt_encoder` on every window of the fold's TRAINING subjects, labels unused
+    (neither validation nor test subjects; the windows pass ``guard`` as stage ``adapt``)."""
+    guard = guard or LeakGuard(fold.name, frozenset(fold.test_subjects))
+    tr, _, _ = fold_indices(windows, fold)
+    guard.check("adapt", windows.subject[tr])
+    return adapt_encoder(model, windows.x[tr], normalizer, cfg, seed)
 
 
 @dataclass

@@ -1,0 +1,148 @@
+"""Do the training subjects' unlabelled windows help? SimCLR adaptation of the IMU encoder, LOSO, 10 % labels.
+
+Per LOSO fold (the folds of ``edge-eval``) and seed, two encoders of the checkpoint's architecture, the pretrained
+one and a random one (seeded with the run seed), are each adapted with :func:`toolkit.train.protocol.adapt_fold`
+(SimCLR on every window of the fold's training subjects, labels unused; validation and test subjects never seen),
+then compared on the labelled 10 % exactly as the LOSO tables do:
+
+* linear probes (:func:`toolkit.train.probe.probe_fold`: frozen mean-token features, class-balanced logistic
+  regression, C chosen on the validation subjects) on the four encoders: ``pretrained``, ``pretrained+ssl``,
+  ``random``, ``random+ssl``;
+* with ``--finetune``, fine-tuning with the tables' protocol (``reports/configs/eval_loso.yaml``: 300 steps, head
+  grid, encoder frozen for 30 % then at 0.1x the head's learning rate): ``base`` (random init, the table's Base),
+  ``not_frozen`` (pretrained, the table's Multi3Net+ not frozen), ``not_frozen+ssl`` and ``random+ssl``.
+
+As in the tables, the pretrained encoder (adapted or not) sees windows standardised with the checkpoint's statistics,
+the random one (adapted or not) and Base the fold's (fitted on its labelled training windows). Prints the
+means and the per-fold paired differences (mean over seeds per fold, then over folds, with a bootstrap 95 %
+interval) and writes the runs as JSON.
+
+.venv/bin/python benchmarks/ssl_adapt.py --checkpoint runs/pre/pretrained.pt --dataset seglearn --finetune \\
+    --out benchmarks/results/ssl_adapt_seglearn.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from toolkit.data.splits import loso_folds  # noqa: E402
+from toolkit.errors import Multi3EdgeError  # noqa: E402
+from toolkit.train.adapt import AdaptConfig  # noqa: E402
+from toolkit.train.config import EvalConfig  # noqa: E402
+from toolkit.train.data import load_real_windows  # noqa: E402
+from toolkit.train.features import random_like  # noqa: E402
+from toolkit.train.metrics import fold_metrics  # noqa: E402
+from toolkit.train.pretrain import load_pretrained  # noqa: E402
+from toolkit.train.probe import probe_fold  # noqa: E402
+from toolkit.train.protocol import adapt_fold, fit_and_test, prepare_fold  # noqa: E402
+
+PAIRS = [("pretrained", "random"), ("pretrained+ssl", "random"), ("random+ssl", "random"),
+         ("pretrained+ssl", "random+ssl"), ("pretrained+ssl", "pretrained"),
+         ("not_frozen", "base"), ("not_frozen+ssl", "base"), ("random+ssl_ft", "base"),
+         ("not_frozen+ssl", "random+ssl_ft"), ("not_frozen+ssl", "not_frozen")]  # fmt: skip
+
+
+def paired(runs: list[dict], a: str, b: str, rng: np.random.Generator) -> dict[str, float] | None:
+    """Mean over folds of the per-fold mean (over seeds) of a - b, its bootstrap 95 % interval, folds won."""
+    folds = sorted({r["fold"] for r in runs if a in r and b in r})
+    if not folds:
+        return None
+    d = np.array([np.mean([r[a] - r[b] for r in runs if r["fold"] == f]) for f in folds])
+    boot = [rng.choice(d, d.size).mean() for _ in range(2000)]
+    return {"mean": float(d.mean()), "lo": float(np.percentile(boot, 2.5)), "hi": float(np.percentile(boot, 97.5)),
+            "won": int((d > 0).sum()), "folds": int(d.size)}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--checkpoint", required=True, help="pretrained Multi3Net checkpoint (.pt with .json sidecar)")
+    ap.add_argument("--dataset", default="seglearn", help="seglearn | sp-sw-har | ...")
+    ap.add_argument("--data-root", help="dataset root (default $MULTI3EDGE_DATA, else ../shared/data)")
+    ap.add_argument("--config", default=str(REPO / "reports" / "configs" / "eval_loso.yaml"),
+                    help="evaluation config whose finetune section (grid, budget, heads) is used")
+    ap.add_argument("--label-fraction", type=float, default=0.1)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--steps", type=int, default=AdaptConfig.steps, help="adaptation steps per encoder and run")
+    ap.add_argument("--lr", type=float, default=AdaptConfig.lr, help="adaptation learning rate")
+    ap.add_argument("--finetune", action="store_true", help="also fine-tune (4 deep runs per fold and seed)")
+    ap.add_argument("--max-folds", type=int, help="only the first N folds (quick look)")
+    ap.add_argument("--folds", nargs="+", help="only these folds, by name (e.g. loso-01: one run split over processes)")
+    ap.add_argument("--out", help="write the runs and summary as JSON here")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    try:
+        acfg = AdaptConfig(steps=args.steps, lr=args.lr)
+        ecfg = EvalConfig.load_yaml(args.config)
+        ft = ecfg.finetune
+        model, pre_norm, ck = load_pretrained(args.checkpoint)
+        windows = load_real_windows(args.dataset, ft.grid, args.data_root)
+        folds = loso_folds(windows.subject, ft.val_fraction, seed=0, y=windows.y, class_names=windows.class_names)
+        if args.folds:
+            unknown = sorted(set(args.folds) - {f.name for f in folds})
+            if unknown:
+                raise Multi3EdgeError(f"unknown folds {unknown} (known: {', '.join(f.name for f in folds)})")
+            folds = [f for f in folds if f.name in args.folds]
+        folds = folds[: args.max_folds] if args.max_folds else folds
+        runs = []
+        cpu = torch.device("cpu")
+        for fold in folds:
+            for seed in args.seeds:
+                pre_data = prepare_fold(windows, fold, args.label_fraction, seed, normalizer=pre_norm)
+                fold_data = prepare_fold(windows, fold, args.label_fraction, seed)  # the fold's own statistics
+                rnd = random_like(model.cfg, seed)
+                enc = {"pretrained": model, "random": rnd,
+                       "pretrained+ssl": adapt_fold(windows, fold, model, pre_norm, acfg, seed)[0],
+                       "random+ssl": adapt_fold(windows, fold, rnd, fold_data.normalizer, acfg, seed)[0]}  # fmt: skip
+                rec: dict = {"fold": fold.name, "seed": seed}
+                for name, m in enc.items():
+                    data = pre_data if name.startswith("pretrained") else fold_data
+                    score, _ = probe_fold(windows, fold, m, "pretrained", args.label_fraction, seed, data=data)
+                    rec[name] = score.macro_f1
+                if args.finetune:
+                    run = ft.replace(label_fraction=args.label_fraction, seed=seed, head="auto", progress=False,
+                                     freeze="not_frozen")  # fmt: skip
+                    deep = [("base", "base", None, "fold"), ("not_frozen", "multi3net", model, "pretrained"),
+                            ("not_frozen+ssl", "multi3net", enc["pretrained+ssl"], "pretrained"),
+                            ("random+ssl_ft", "multi3net", enc["random+ssl"], "fold")]  # fmt: skip
+                    for name, method, m, norm in deep:
+                        out = fit_and_test(windows, fold, run.replace(method=method, normalizer=norm), model.cfg, m,
+                                           cpu, pre_norm)  # fmt: skip
+                        rec[name] = fold_metrics(out.y_true, out.y_pred)["macro_f1"]
+                runs.append(rec)
+                print(f"{fold.name} seed {seed}: " + "  ".join(f"{k} {100 * v:.1f}" for k, v in rec.items()
+                                                                 if k not in ("fold", "seed")), flush=True)  # fmt: skip
+    except Multi3EdgeError as e:
+        print(f"ssl_adapt: error: {e}", file=sys.stderr)
+        return 2
+    names = [k for k in runs[0] if k not in ("fold", "seed")]
+    means = {k: float(np.mean([r[k] for r in runs])) for k in names}
+    rng = np.random.default_rng(0)
+    diffs = {f"{a} - {b}": p for a, b in PAIRS if (p := paired(runs, a, b, rng)) is not None}
+    print(f"{args.dataset}, {args.label_fraction:.0%} labels, seeds {args.seeds}, {len(folds)} folds (macro F1 %):")
+    print("  " + "  ".join(f"{k} {100 * v:.1f}" for k, v in means.items()))
+    for k, p in diffs.items():
+        print(f"  {k}: {100 * p['mean']:+.1f} [{100 * p['lo']:+.1f}, {100 * p['hi']:+.1f}], {p['won']}/{p['folds']}")
+    res = {"dataset": args.dataset, "label_fraction": args.label_fraction, "seeds": args.seeds,
+           "adapt": acfg.to_dict(), "checkpoint": str(ck.path), "sha256": ck.sidecar["sha256"],
+           "means": means, "paired": diffs, "runs": runs, "seconds": round(time.perf_counter() - t0, 1),
+           "command": " ".join(sys.argv)}  # fmt: skip
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(res, indent=1))
+        print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
