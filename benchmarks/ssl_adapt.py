@@ -15,7 +15,8 @@ then compared on the labelled 10 % exactly as the LOSO tables do:
 As in the tables, the pretrained encoder (adapted or not) sees windows standardised with the checkpoint's statistics,
 the random one (adapted or not) and Base the fold's (fitted on its labelled training windows). Prints the
 means and the per-fold paired differences (mean over seeds per fold, then over folds, with a bootstrap 95 %
-interval) and writes the runs as JSON.
+interval and a sign test: :func:`toolkit.train.metrics.paired_differences`, as the tables) and writes the runs as
+JSON; ``--merge`` combines the files of one run split over processes with ``--folds``.
 
 .venv/bin/python benchmarks/ssl_adapt.py --checkpoint runs/pre/pretrained.pt --dataset seglearn --finetune \\
     --out benchmarks/results/ssl_adapt_seglearn.json
@@ -41,7 +42,7 @@ from toolkit.train.adapt import AdaptConfig  # noqa: E402
 from toolkit.train.config import EvalConfig  # noqa: E402
 from toolkit.train.data import load_real_windows  # noqa: E402
 from toolkit.train.features import random_like  # noqa: E402
-from toolkit.train.metrics import fold_metrics  # noqa: E402
+from toolkit.train.metrics import fold_metrics, paired_differences  # noqa: E402
 from toolkit.train.pretrain import load_pretrained  # noqa: E402
 from toolkit.train.probe import probe_fold  # noqa: E402
 from toolkit.train.protocol import adapt_fold, fit_and_test, prepare_fold  # noqa: E402
@@ -49,23 +50,56 @@ from toolkit.train.protocol import adapt_fold, fit_and_test, prepare_fold  # noq
 PAIRS = [("pretrained", "random"), ("pretrained+ssl", "random"), ("random+ssl", "random"),
          ("pretrained+ssl", "random+ssl"), ("pretrained+ssl", "pretrained"),
          ("not_frozen", "base"), ("not_frozen+ssl", "base"), ("random+ssl_ft", "base"),
-         ("not_frozen+ssl", "random+ssl_ft"), ("not_frozen+ssl", "not_frozen")]  # fmt: skip
+         ("not_frozen+ssl", "random+ssl_ft"), ("not_frozen+ssl", "not_frozen"),
+         ("pretrained+ssl", "not_frozen"), ("pretrained+ssl", "base"), ("random+ssl", "base")]  # probe vs fine-tuned
 
 
-def paired(runs: list[dict], a: str, b: str, rng: np.random.Generator) -> dict[str, float] | None:
-    """Mean over folds of the per-fold mean (over seeds) of a - b, its bootstrap 95 % interval, folds won."""
-    folds = sorted({r["fold"] for r in runs if a in r and b in r})
-    if not folds:
-        return None
-    d = np.array([np.mean([r[a] - r[b] for r in runs if r["fold"] == f]) for f in folds])
-    boot = [rng.choice(d, d.size).mean() for _ in range(2000)]
-    return {"mean": float(d.mean()), "lo": float(np.percentile(boot, 2.5)), "hi": float(np.percentile(boot, 97.5)),
-            "won": int((d > 0).sum()), "folds": int(d.size)}  # fmt: skip
+def summarise(runs: list[dict], label_fraction: float) -> tuple[dict[str, float], dict[str, dict]]:
+    """(mean macro F1 per column, :func:`toolkit.train.metrics.paired_differences` of each pair in PAIRS)."""
+    names = [k for k in runs[0] if k not in ("fold", "seed")]
+    means = {k: float(np.mean([r[k] for r in runs])) for k in names}
+    long = [{"method": k, "label_fraction": label_fraction, "seed": r["seed"], "fold": r["fold"], "macro_f1": r[k]}
+            for r in runs for k in names]  # fmt: skip
+    diffs = {f"{x} - {y}": p for x, y in PAIRS if x in names and y in names
+             and (p := paired_differences(long, x, y, label_fraction)) is not None}  # fmt: skip
+    return means, diffs
+
+
+def print_summary(res: dict) -> None:
+    print(f"{res['dataset']}, {res['label_fraction']:.0%} labels, seeds {res['seeds']}, {len(res['folds'])} folds "
+          "(macro F1 %):")  # fmt: skip
+    print("  " + "  ".join(f"{k} {100 * v:.1f}" for k, v in res["means"].items()))
+    for k, p in res["paired"].items():
+        print(f"  {k}: {100 * p['mean']:+.1f} [{100 * p['ci_low']:+.1f}, {100 * p['ci_high']:+.1f}], "
+              f"{p['wins']}/{p['folds']} folds won, sign test p = {p['p_sign']:.3f}")  # fmt: skip
+
+
+def merge(paths: list[str]) -> dict:
+    """One result from the JSON files of a run split over processes (``--folds``): same dataset, fraction, seeds."""
+    parts = [json.loads(Path(p).read_text()) for p in paths]
+    keys = ("dataset", "label_fraction", "seeds", "adapt", "sha256")
+    for path, part in zip(paths[1:], parts[1:], strict=True):
+        if any(part[k] != parts[0][k] for k in keys):
+            raise Multi3EdgeError(f"{path} differs from {paths[0]} in one of {keys}: not parts of one run")
+    runs = [r for part in parts for r in part["runs"]]
+    means, diffs = summarise(runs, parts[0]["label_fraction"])
+    return {**{k: parts[0][k] for k in (*keys, "checkpoint")}, "folds": sorted({r["fold"] for r in runs}),
+            "means": means, "paired": diffs, "runs": runs, "seconds": sum(part["seconds"] for part in parts),
+            "command": " ".join(sys.argv), "parts": [{"path": path, "command": part["command"]}
+                                                      for path, part in zip(paths, parts, strict=True)]}  # fmt: skip
+
+
+def write(res: dict, out: str | None) -> int:
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(res, indent=1))
+        print(f"wrote {out}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--checkpoint", required=True, help="pretrained Multi3Net checkpoint (.pt with .json sidecar)")
+    ap.add_argument("--checkpoint", help="pretrained Multi3Net checkpoint (.pt with .json sidecar); needed to run")
     ap.add_argument("--dataset", default="seglearn", help="seglearn | sp-sw-har | ...")
     ap.add_argument("--data-root", help="dataset root (default $MULTI3EDGE_DATA, else ../shared/data)")
     ap.add_argument("--config", default=str(REPO / "reports" / "configs" / "eval_loso.yaml"),
@@ -78,7 +112,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-folds", type=int, help="only the first N folds (quick look)")
     ap.add_argument("--folds", nargs="+", help="only these folds, by name (e.g. loso-01: one run split over processes)")
     ap.add_argument("--out", help="write the runs and summary as JSON here")
+    ap.add_argument("--merge", nargs="+", metavar="JSON",
+                    help="no run: combine result files of one run split with --folds, print and write (--out)")
     args = ap.parse_args(argv)
+    if args.merge:
+        try:
+            res = merge(args.merge)
+        except (Multi3EdgeError, OSError, KeyError, json.JSONDecodeError) as e:
+            print(f"ssl_adapt: error: cannot merge: {e}", file=sys.stderr)
+            return 2
+        print_summary(res)
+        return write(res, args.out)
+    if not args.checkpoint:
+        ap.error("--checkpoint is required (unless --merge)")
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     try:
@@ -125,23 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     except Multi3EdgeError as e:
         print(f"ssl_adapt: error: {e}", file=sys.stderr)
         return 2
-    names = [k for k in runs[0] if k not in ("fold", "seed")]
-    means = {k: float(np.mean([r[k] for r in runs])) for k in names}
-    rng = np.random.default_rng(0)
-    diffs = {f"{a} - {b}": p for a, b in PAIRS if (p := paired(runs, a, b, rng)) is not None}
-    print(f"{args.dataset}, {args.label_fraction:.0%} labels, seeds {args.seeds}, {len(folds)} folds (macro F1 %):")
-    print("  " + "  ".join(f"{k} {100 * v:.1f}" for k, v in means.items()))
-    for k, p in diffs.items():
-        print(f"  {k}: {100 * p['mean']:+.1f} [{100 * p['lo']:+.1f}, {100 * p['hi']:+.1f}], {p['won']}/{p['folds']}")
+    means, diffs = summarise(runs, args.label_fraction)
     res = {"dataset": args.dataset, "label_fraction": args.label_fraction, "seeds": args.seeds,
            "adapt": acfg.to_dict(), "checkpoint": str(ck.path), "sha256": ck.sidecar["sha256"],
-           "means": means, "paired": diffs, "runs": runs, "seconds": round(time.perf_counter() - t0, 1),
-           "command": " ".join(sys.argv)}  # fmt: skip
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(res, indent=1))
-        print(f"wrote {args.out}")
-    return 0
+           "folds": [f.name for f in folds], "means": means, "paired": diffs, "runs": runs,
+           "seconds": round(time.perf_counter() - t0, 1), "command": " ".join(sys.argv)}  # fmt: skip
+    print_summary(res)
+    return write(res, args.out)
 
 
 if __name__ == "__main__":
