@@ -139,12 +139,14 @@ def adapt_encoder(
     rng = np.random.default_rng(seed)
     batch = min(cfg.batch_size, len(x))
     enc.train()
+
+    def project(view: np.ndarray) -> torch.Tensor:  # raw (B, L, 6) -> (B, projector_dim), mean token as the probe
+        return projector(enc.forward_tokens(classifier_inputs(view, normalizer)).mean(1))
+
     losses: list[float] = []
     for _ in tqdm(range(cfg.steps), desc="adapt", unit="step", disable=not progress):
         v1, v2 = two_views(x[rng.choice(len(x), batch, replace=False)], rng, cfg)
-        z1 = projector(enc.forward_tokens(classifier_inputs(v1, normalizer)).mean(1))
-        z2 = projector(enc.forward_tokens(classifier_inputs(v2, normalizer)).mean(1))
-        loss = info_nce(z1, z2, cfg.temperature)
+        loss = info_nce(project(v1), project(v2), cfg.temperature)
         opt.zero_grad()
         loss.backward()
         opt.step()
