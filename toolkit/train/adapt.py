@@ -83,10 +83,11 @@ class AdaptConfig:
 
 def two_views(x: np.ndarray, rng: np.random.Generator, cfg: AdaptConfig) -> tuple[np.ndarray, np.ndarray]:
     """(N, L, 6) raw windows -> two independently perturbed (N, L, 6) float32 copies (module docstring)."""
-    return _view(x, rng, cfg), _view(x, rng, cfg)
+    return perturbed_view(x, rng, cfg), perturbed_view(x, rng, cfg)
 
 
-def _view(x: np.ndarray, rng: np.random.Generator, cfg: AdaptConfig) -> np.ndarray:
+def perturbed_view(x: np.ndarray, rng: np.random.Generator, cfg: AdaptConfig) -> np.ndarray:
+    """(N, L, 6) raw windows -> one perturbed (N, L, 6) float32 copy: steps 1-4 of the module docstring."""
     n = len(x)
     v = rotate_windows(x.astype(np.float64), random_rotations(n, rng, cfg.twist_deg, cfg.tilt_deg))
     v = v * rng.uniform(1.0 - cfg.scale, 1.0 + cfg.scale, (n, 1, 1))
@@ -156,4 +157,4 @@ def adapt_encoder(
     return adapted, losses
 
 
-__all__ = ["AdaptConfig", "adapt_encoder", "two_views"]
+__all__ = ["AdaptConfig", "adapt_encoder", "perturbed_view", "two_views"]
