@@ -35,19 +35,20 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from toolkit.data.splits import loso_folds  # noqa: E402
+from benchmarks import columns  # noqa: E402
 from toolkit.errors import Multi3EdgeError  # noqa: E402
 from toolkit.train.adapt import AdaptConfig, perturbed_view  # noqa: E402
 from toolkit.train.config import EvalConfig  # noqa: E402
 from toolkit.train.data import classifier_inputs, load_real_windows  # noqa: E402
 from toolkit.train.finetune import build_classifier, predict_logits, train_classifier  # noqa: E402
-from toolkit.train.metrics import fold_metrics, paired_differences  # noqa: E402
+from toolkit.train.metrics import fold_metrics  # noqa: E402
 from toolkit.train.pretrain import load_pretrained  # noqa: E402
 from toolkit.train.protocol import fit_and_test, fold_indices  # noqa: E402
 
 METHODS = {"base": ("base", "fold"), "not_frozen": ("multi3net", "pretrained")}  # column -> (method, normalizer)
 PAIRS = [("not_frozen", "base"), ("not_frozen+v", "base+v"), ("base+v", "base"), ("not_frozen+v", "not_frozen"),
          ("not_frozen+v", "base")]  # fmt: skip
+MERGE_KEYS = ("dataset", "variant", "settings", "label_fraction", "seeds", "sha256")
 CPU = torch.device("cpu")
 
 
@@ -76,7 +77,9 @@ def augmented_copies(
     return np.concatenate(xs), np.tile(y, copies + 1)
 
 
-def round_one(windows, fold, run, out, pretrained, args: argparse.Namespace, seed: int) -> tuple[float, dict]:  # noqa: ANN001
+def round_one(  # noqa: ANN001 - the protocol's windows, fold, config and outcome
+    windows, fold, run, out, pretrained, args: argparse.Namespace, seed: int
+) -> tuple[float, dict]:
     """Train the variant's second model for round 0's outcome ``out``; (test macro F1, what was added)."""
     x_tr, y_tr = out.data.train
     lab = out.data.index["train"]
@@ -105,44 +108,15 @@ def round_one(windows, fold, run, out, pretrained, args: argparse.Namespace, see
     return fold_metrics(y_te.numpy(), pred)["macro_f1"], added
 
 
-def summarise(runs: list[dict], label_fraction: float) -> tuple[dict[str, float], dict[str, dict]]:
-    names = [k for k in runs[0] if k not in ("fold", "seed", "added")]
-    means = {k: float(np.mean([r[k] for r in runs])) for k in names}
-    long = [{"method": k, "label_fraction": label_fraction, "seed": r["seed"], "fold": r["fold"], "macro_f1": r[k]}
-            for r in runs for k in names]  # fmt: skip
-    diffs = {f"{a} - {b}": p for a, b in PAIRS if (p := paired_differences(long, a, b, label_fraction)) is not None}
-    return means, diffs
-
-
 def report(res: dict) -> None:
-    print(f"{res['dataset']}, variant {res['variant']} (+v), {res['label_fraction']:.0%} labels, seeds {res['seeds']}, "
-          f"{len(res['folds'])} folds (macro F1 %):")  # fmt: skip
-    print("  " + "  ".join(f"{k} {100 * v:.1f}" for k, v in res["means"].items()))
-    for k, p in res["paired"].items():
-        print(f"  {k}: {100 * p['mean']:+.1f} [{100 * p['ci_low']:+.1f}, {100 * p['ci_high']:+.1f}], "
-              f"{p['wins']}/{p['folds']} folds won, sign test p = {p['p_sign']:.3f}")  # fmt: skip
-
-
-def merge(paths: list[str]) -> dict:
-    parts = [json.loads(Path(p).read_text()) for p in paths]
-    keys = ("dataset", "variant", "settings", "label_fraction", "seeds", "sha256")
-    for path, part in zip(paths[1:], parts[1:], strict=True):
-        if any(part[k] != parts[0][k] for k in keys):
-            raise Multi3EdgeError(f"{path} differs from {paths[0]} in one of {keys}: not parts of one run")
-    runs = [r for part in parts for r in part["runs"]]
-    means, diffs = summarise(runs, parts[0]["label_fraction"])
-    return {**{k: parts[0][k] for k in (*keys, "checkpoint")}, "folds": sorted({r["fold"] for r in runs}),
-            "means": means, "paired": diffs, "runs": runs, "seconds": sum(p["seconds"] for p in parts),
-            "command": " ".join(sys.argv), "parts": [p["command"] for p in parts]}  # fmt: skip
+    columns.print_summary(f"{res['dataset']}, variant {res['variant']} (+v), {res['label_fraction']:.0%} labels, "
+                          f"seeds {res['seeds']}, {len(res['folds'])} folds (macro F1 %):", res["means"],
+                          res["paired"])  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--checkpoint", help="pretrained Multi3Net checkpoint (.pt with .json sidecar); needed to run")
-    ap.add_argument("--dataset", default="seglearn", help="seglearn | sp-sw-har | ...")
-    ap.add_argument("--data-root", help="dataset root (default $MULTI3EDGE_DATA, else ../shared/data)")
-    ap.add_argument("--config", default=str(REPO / "reports" / "configs" / "eval_loso.yaml"),
-                    help="evaluation config whose finetune section (grid, budget, heads) is used")
+    columns.add_run_arguments(ap)
     ap.add_argument("--variant", choices=("self_train", "augment"), default="self_train")
     ap.add_argument("--tau", type=float, default=0.9, help="self_train: minimum softmax confidence of a pseudo-label")
     ap.add_argument("--ratio", type=float, default=5.0, help="self_train: pseudo-labels per labelled window and class")
@@ -155,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.merge:
         try:
-            res = merge(args.merge)
+            res = columns.merge_parts(args.merge, MERGE_KEYS, PAIRS)
         except (Multi3EdgeError, OSError, KeyError, json.JSONDecodeError) as e:
             print(f"finetune_variants: error: cannot merge: {e}", file=sys.stderr)
             return 2
@@ -170,11 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"finetune_variants: error: {e}", file=sys.stderr)
             return 2
     report(res)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(res, indent=1))
-        print(f"wrote {args.out}")
-    return 0
+    return columns.write(res, args.out)
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -183,12 +153,7 @@ def run(args: argparse.Namespace) -> dict:
     ft = EvalConfig.load_yaml(args.config).finetune
     model, pre_norm, ck = load_pretrained(args.checkpoint)
     windows = load_real_windows(args.dataset, ft.grid, args.data_root)
-    folds = loso_folds(windows.subject, ft.val_fraction, seed=0, y=windows.y, class_names=windows.class_names)
-    if args.folds:
-        unknown = sorted(set(args.folds) - {f.name for f in folds})
-        if unknown:
-            raise Multi3EdgeError(f"unknown folds {unknown} (known: {', '.join(f.name for f in folds)})")
-        folds = [f for f in folds if f.name in args.folds]
+    folds = columns.table_folds(windows, ft.val_fraction, args.folds)
     runs = []
     for fold in folds:
         for seed in args.seeds:
@@ -203,7 +168,7 @@ def run(args: argparse.Namespace) -> dict:
             runs.append(rec)
             scores = "  ".join(f"{k} {100 * v:.1f}" for k, v in rec.items() if k not in ("fold", "seed", "added"))
             print(f"{fold.name} seed {seed}: {scores}", flush=True)
-    means, diffs = summarise(runs, args.label_fraction)
+    means, diffs = columns.summarise(runs, args.label_fraction, PAIRS)
     settings = {"tau": args.tau, "ratio": args.ratio} if args.variant == "self_train" else {"copies": args.copies}
     return {"dataset": args.dataset, "variant": args.variant, "settings": settings,
             "label_fraction": args.label_fraction, "seeds": args.seeds, "checkpoint": str(ck.path),

@@ -30,19 +30,18 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from toolkit.data.splits import loso_folds  # noqa: E402
+from benchmarks import columns  # noqa: E402
 from toolkit.errors import Multi3EdgeError  # noqa: E402
 from toolkit.train.adapt import AdaptConfig  # noqa: E402
 from toolkit.train.config import EvalConfig  # noqa: E402
 from toolkit.train.data import load_real_windows  # noqa: E402
 from toolkit.train.features import random_like  # noqa: E402
-from toolkit.train.metrics import fold_metrics, paired_differences  # noqa: E402
+from toolkit.train.metrics import fold_metrics  # noqa: E402
 from toolkit.train.pretrain import load_pretrained  # noqa: E402
 from toolkit.train.probe import probe_fold  # noqa: E402
 from toolkit.train.protocol import adapt_fold, fit_and_test, prepare_fold  # noqa: E402
@@ -54,56 +53,14 @@ PAIRS = [("pretrained", "random"), ("pretrained+ssl", "random"), ("random+ssl", 
          ("pretrained+ssl", "not_frozen"), ("pretrained+ssl", "base"), ("random+ssl", "base")]  # probe vs fine-tuned
 
 
-def summarise(runs: list[dict], label_fraction: float) -> tuple[dict[str, float], dict[str, dict]]:
-    """(mean macro F1 per column, :func:`toolkit.train.metrics.paired_differences` of each pair in PAIRS)."""
-    names = [k for k in runs[0] if k not in ("fold", "seed")]
-    means = {k: float(np.mean([r[k] for r in runs])) for k in names}
-    long = [{"method": k, "label_fraction": label_fraction, "seed": r["seed"], "fold": r["fold"], "macro_f1": r[k]}
-            for r in runs for k in names]  # fmt: skip
-    diffs = {f"{x} - {y}": p for x, y in PAIRS if x in names and y in names
-             and (p := paired_differences(long, x, y, label_fraction)) is not None}  # fmt: skip
-    return means, diffs
-
-
 def print_summary(res: dict) -> None:
-    print(f"{res['dataset']}, {res['label_fraction']:.0%} labels, seeds {res['seeds']}, {len(res['folds'])} folds "
-          "(macro F1 %):")  # fmt: skip
-    print("  " + "  ".join(f"{k} {100 * v:.1f}" for k, v in res["means"].items()))
-    for k, p in res["paired"].items():
-        print(f"  {k}: {100 * p['mean']:+.1f} [{100 * p['ci_low']:+.1f}, {100 * p['ci_high']:+.1f}], "
-              f"{p['wins']}/{p['folds']} folds won, sign test p = {p['p_sign']:.3f}")  # fmt: skip
-
-
-def merge(paths: list[str]) -> dict:
-    """One result from the JSON files of a run split over processes (``--folds``): same dataset, fraction, seeds."""
-    parts = [json.loads(Path(p).read_text()) for p in paths]
-    keys = ("dataset", "label_fraction", "seeds", "adapt", "sha256")
-    for path, part in zip(paths[1:], parts[1:], strict=True):
-        if any(part[k] != parts[0][k] for k in keys):
-            raise Multi3EdgeError(f"{path} differs from {paths[0]} in one of {keys}: not parts of one run")
-    runs = [r for part in parts for r in part["runs"]]
-    means, diffs = summarise(runs, parts[0]["label_fraction"])
-    return {**{k: parts[0][k] for k in (*keys, "checkpoint")}, "folds": sorted({r["fold"] for r in runs}),
-            "means": means, "paired": diffs, "runs": runs, "seconds": sum(part["seconds"] for part in parts),
-            "command": " ".join(sys.argv), "parts": [{"path": path, "command": part["command"]}
-                                                      for path, part in zip(paths, parts, strict=True)]}  # fmt: skip
-
-
-def write(res: dict, out: str | None) -> int:
-    if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(res, indent=1))
-        print(f"wrote {out}")
-    return 0
+    columns.print_summary(f"{res['dataset']}, {res['label_fraction']:.0%} labels, seeds {res['seeds']}, "
+                          f"{len(res['folds'])} folds (macro F1 %):", res["means"], res["paired"])  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--checkpoint", help="pretrained Multi3Net checkpoint (.pt with .json sidecar); needed to run")
-    ap.add_argument("--dataset", default="seglearn", help="seglearn | sp-sw-har | ...")
-    ap.add_argument("--data-root", help="dataset root (default $MULTI3EDGE_DATA, else ../shared/data)")
-    ap.add_argument("--config", default=str(REPO / "reports" / "configs" / "eval_loso.yaml"),
-                    help="evaluation config whose finetune section (grid, budget, heads) is used")
+    columns.add_run_arguments(ap)
     ap.add_argument("--label-fraction", type=float, default=0.1)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--steps", type=int, default=AdaptConfig.steps, help="adaptation steps per encoder and run")
@@ -117,12 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.merge:
         try:
-            res = merge(args.merge)
+            res = columns.merge_parts(args.merge, ("dataset", "label_fraction", "seeds", "adapt", "sha256"), PAIRS)
         except (Multi3EdgeError, OSError, KeyError, json.JSONDecodeError) as e:
             print(f"ssl_adapt: error: cannot merge: {e}", file=sys.stderr)
             return 2
         print_summary(res)
-        return write(res, args.out)
+        return columns.write(res, args.out)
     if not args.checkpoint:
         ap.error("--checkpoint is required (unless --merge)")
     torch.set_num_threads(1)
@@ -133,12 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         ft = ecfg.finetune
         model, pre_norm, ck = load_pretrained(args.checkpoint)
         windows = load_real_windows(args.dataset, ft.grid, args.data_root)
-        folds = loso_folds(windows.subject, ft.val_fraction, seed=0, y=windows.y, class_names=windows.class_names)
-        if args.folds:
-            unknown = sorted(set(args.folds) - {f.name for f in folds})
-            if unknown:
-                raise Multi3EdgeError(f"unknown folds {unknown} (known: {', '.join(f.name for f in folds)})")
-            folds = [f for f in folds if f.name in args.folds]
+        folds = columns.table_folds(windows, ft.val_fraction, args.folds)
         folds = folds[: args.max_folds] if args.max_folds else folds
         runs = []
         cpu = torch.device("cpu")
@@ -171,13 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     except Multi3EdgeError as e:
         print(f"ssl_adapt: error: {e}", file=sys.stderr)
         return 2
-    means, diffs = summarise(runs, args.label_fraction)
+    means, diffs = columns.summarise(runs, args.label_fraction, PAIRS)
     res = {"dataset": args.dataset, "label_fraction": args.label_fraction, "seeds": args.seeds,
            "adapt": acfg.to_dict(), "checkpoint": str(ck.path), "sha256": ck.sidecar["sha256"],
            "folds": [f.name for f in folds], "means": means, "paired": diffs, "runs": runs,
            "seconds": round(time.perf_counter() - t0, 1), "command": " ".join(sys.argv)}  # fmt: skip
     print_summary(res)
-    return write(res, args.out)
+    return columns.write(res, args.out)
 
 
 if __name__ == "__main__":
