@@ -36,14 +36,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks import columns  # noqa: E402
+from toolkit.data.splits import Fold  # noqa: E402
+from toolkit.data.windows import RealWindows  # noqa: E402
 from toolkit.errors import Multi3EdgeError  # noqa: E402
+from toolkit.models.multi3net import Multi3Net  # noqa: E402
 from toolkit.train.adapt import AdaptConfig, perturbed_view  # noqa: E402
-from toolkit.train.config import EvalConfig  # noqa: E402
+from toolkit.train.config import EvalConfig, FinetuneConfig  # noqa: E402
 from toolkit.train.data import classifier_inputs, load_real_windows  # noqa: E402
 from toolkit.train.finetune import build_classifier, predict_logits, train_classifier  # noqa: E402
 from toolkit.train.metrics import fold_metrics  # noqa: E402
 from toolkit.train.pretrain import load_pretrained  # noqa: E402
-from toolkit.train.protocol import fit_and_test, fold_indices  # noqa: E402
+from toolkit.train.protocol import FoldOutcome, fit_and_test, fold_indices  # noqa: E402
 
 METHODS = {"base": ("base", "fold"), "not_frozen": ("multi3net", "pretrained")}  # column -> (method, normalizer)
 PAIRS = [("not_frozen", "base"), ("not_frozen+v", "base+v"), ("base+v", "base"), ("not_frozen+v", "not_frozen"),
@@ -77,8 +80,9 @@ def augmented_copies(
     return np.concatenate(xs), np.tile(y, copies + 1)
 
 
-def round_one(  # noqa: ANN001 - the protocol's windows, fold, config and outcome
-    windows, fold, run, out, pretrained, args: argparse.Namespace, seed: int
+def round_one(
+    windows: RealWindows, fold: Fold, run: FinetuneConfig, out: FoldOutcome, pretrained: Multi3Net | None,
+    args: argparse.Namespace, seed: int,
 ) -> tuple[float, dict]:
     """Train the variant's second model for round 0's outcome ``out``; (test macro F1, what was added)."""
     x_tr, y_tr = out.data.train
