@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         model, norm, ck = load_pretrained(args.checkpoint)
-        sw = load_synthetic(args.sim, GridConfig(rate_hz=30.0, window_s=2.0, hop_s=1.0))
+        sim_grid = GridConfig.from_dict(ck.sidecar["config"]["grid"])  # the checkpoint's own pretraining grid
+        sw = load_synthetic(args.sim, sim_grid)
         x = sw.imu_left[sw.has_left]
         start = model if args.start == "pretrained" else random_like(model.cfg, 0)
         acfg = AdaptConfig(steps=args.steps)
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         res = {"start": args.start, "sim": args.sim, "sim_windows": len(x), "adapt": acfg.to_dict(),
                "losses": losses, "checkpoint": str(ck.path), "sha256": ck.sidecar["sha256"], "probes": {}}  # fmt: skip
         for ds in args.datasets:
-            windows = load_real_windows(ds, GridConfig(rate_hz=30.0, window_s=2.0, hop_s=2.0), args.data_root)
+            windows = load_real_windows(ds, sim_grid.replace(hop_s=2.0), args.data_root)  # edge-eval's LOSO hop
             probe = run_loso_probe(adapted, windows, [0.1], args.seeds, pretrained_normalizer=norm)
             s = probe["summary"]["0.1"]
             print(f"{ds}: SimCLR-on-sim ({args.start} start) probe {100 * s['probe_pretrained']:.1f}, random "
