@@ -12,6 +12,10 @@ same start (same init seed, round 0's head, same 300-step budget, same validatio
 * ``--variant augment``: the labelled windows plus ``--copies`` perturbed copies of each
   (:func:`toolkit.train.adapt.perturbed_view`: watch orientation jitter +-30 deg twist / +-10 deg tilt, amplitude
   +-15 %, white noise 0.2 m/s^2 / 0.05 rad/s, circular shift +-8 samples; made once per run, raw SI windows).
+* ``--variant sim_labels``: the labelled windows plus SIMULATED windows of the scripts written for the dataset's
+  classes (``--sim`` folders, e.g. ``out/keyframes``; the class -> script map of ``benchmarks/sim_to_real.py``),
+  labelled with their script's class: at most ``--ratio`` x the labelled count of each class, drawn at random
+  (left wrist, 1 s hop). Sim-to-real transfer in the classifier itself rather than through pretraining.
 
 Standardisation as in the tables (the pretrained rows: the checkpoint's statistics; Base: the fold's). Prints and
 writes the means and per-fold paired differences (:func:`toolkit.train.metrics.paired_differences`, as the tables);
@@ -36,13 +40,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks import columns  # noqa: E402
+from benchmarks.sim_to_real import DEFAULT_MAPS, scripted_windows  # noqa: E402
 from toolkit.data.splits import Fold  # noqa: E402
 from toolkit.data.windows import RealWindows  # noqa: E402
 from toolkit.errors import Multi3EdgeError  # noqa: E402
 from toolkit.models.multi3net import Multi3Net  # noqa: E402
 from toolkit.train.adapt import AdaptConfig, perturbed_view  # noqa: E402
 from toolkit.train.config import EvalConfig, FinetuneConfig  # noqa: E402
-from toolkit.train.data import classifier_inputs, load_real_windows  # noqa: E402
+from toolkit.train.data import classifier_inputs, load_real_windows, load_synthetic  # noqa: E402
 from toolkit.train.finetune import build_classifier, predict_logits, train_classifier  # noqa: E402
 from toolkit.train.metrics import fold_metrics  # noqa: E402
 from toolkit.train.pretrain import load_pretrained  # noqa: E402
@@ -80,6 +85,19 @@ def augmented_copies(
     return np.concatenate(xs), np.tile(y, copies + 1)
 
 
+def simulated_draw(
+    sim_y: np.ndarray, labelled_y: np.ndarray, ratio: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Indices into the simulated windows: per class k at most ``floor(ratio * n_k)`` of them, drawn without
+    replacement (n_k: labelled windows of class k); classes without a labelled window get none."""
+    keep = []
+    for k in np.unique(sim_y):
+        idx = np.flatnonzero(sim_y == k)
+        n = min(idx.size, int(ratio * int((labelled_y == k).sum())))
+        keep.append(np.sort(rng.choice(idx, size=n, replace=False)))
+    return np.concatenate(keep).astype(np.int64) if keep else np.zeros(0, np.int64)
+
+
 def round_one(
     windows: RealWindows, fold: Fold, run: FinetuneConfig, out: FoldOutcome, pretrained: Multi3Net | None,
     args: argparse.Namespace, seed: int,
@@ -99,6 +117,12 @@ def round_one(
         y_new = torch.cat([y_tr, torch.from_numpy(pseudo.astype(np.int64))])
         added = {"pseudo": int(keep.size), "unlabelled": int(unl.size),
                  "pseudo_accuracy": float((pseudo == windows.y[unl][keep]).mean()) if keep.size else None}  # fmt: skip
+    elif args.variant == "sim_labels":
+        sim_x, sim_y = args.simulated
+        pick = simulated_draw(sim_y, windows.y[lab], args.ratio, np.random.default_rng(2000 + seed))
+        x_new = torch.cat([x_tr, classifier_inputs(sim_x[pick], out.data.normalizer)])
+        y_new = torch.cat([y_tr, torch.from_numpy(sim_y[pick].astype(np.int64))])
+        added = {"simulated": int(pick.size)}
     else:
         xa, ya = augmented_copies(windows.x[lab], windows.y[lab], args.copies, np.random.default_rng(1000 + seed))
         x_new, y_new = classifier_inputs(xa, out.data.normalizer), torch.from_numpy(ya.astype(np.int64))
@@ -121,9 +145,11 @@ def report(res: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     columns.add_run_arguments(ap)
-    ap.add_argument("--variant", choices=("self_train", "augment"), default="self_train")
+    ap.add_argument("--variant", choices=("self_train", "augment", "sim_labels"), default="self_train")
     ap.add_argument("--tau", type=float, default=0.9, help="self_train: minimum softmax confidence of a pseudo-label")
-    ap.add_argument("--ratio", type=float, default=5.0, help="self_train: pseudo-labels per labelled window and class")
+    ap.add_argument("--ratio", type=float, default=5.0,
+                    help="self_train / sim_labels: added windows per labelled window and class")
+    ap.add_argument("--sim", nargs="+", metavar="DIR", help="sim_labels: simulator folders holding the scripts")
     ap.add_argument("--copies", type=int, default=4, help="augment: perturbed copies per labelled window")
     ap.add_argument("--label-fraction", type=float, default=0.1)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -142,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
             ap.error("--checkpoint is required (unless --merge)")
         if not (0.0 <= args.tau <= 1.0 and args.ratio >= 0 and args.copies >= 1):
             ap.error("need 0 <= --tau <= 1, --ratio >= 0, --copies >= 1")
+        if args.variant == "sim_labels" and not (args.sim and args.dataset in DEFAULT_MAPS):
+            ap.error(f"sim_labels needs --sim and a class -> script map (datasets: {', '.join(DEFAULT_MAPS)})")
         try:
             res = run(args)
         except Multi3EdgeError as e:
@@ -158,6 +186,9 @@ def run(args: argparse.Namespace) -> dict:
     model, pre_norm, ck = load_pretrained(args.checkpoint)
     windows = load_real_windows(args.dataset, ft.grid, args.data_root)
     folds = columns.table_folds(windows, ft.val_fraction, args.folds)
+    if args.variant == "sim_labels":
+        sim = load_synthetic(args.sim, ft.grid.replace(hop_s=1.0))
+        args.simulated = scripted_windows(sim, DEFAULT_MAPS[args.dataset], windows.class_names)
     runs = []
     for fold in folds:
         for seed in args.seeds:
@@ -173,7 +204,8 @@ def run(args: argparse.Namespace) -> dict:
             scores = "  ".join(f"{k} {100 * v:.1f}" for k, v in rec.items() if k not in ("fold", "seed", "added"))
             print(f"{fold.name} seed {seed}: {scores}", flush=True)
     means, diffs = columns.summarise(runs, args.label_fraction, PAIRS)
-    settings = {"tau": args.tau, "ratio": args.ratio} if args.variant == "self_train" else {"copies": args.copies}
+    settings = {"self_train": {"tau": args.tau, "ratio": args.ratio}, "augment": {"copies": args.copies},
+                "sim_labels": {"ratio": args.ratio, "sim": args.sim}}[args.variant]
     return {"dataset": args.dataset, "variant": args.variant, "settings": settings,
             "label_fraction": args.label_fraction, "seeds": args.seeds, "checkpoint": str(ck.path),
             "sha256": ck.sidecar["sha256"], "folds": [f.name for f in folds], "means": means, "paired": diffs,
