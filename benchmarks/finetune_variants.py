@@ -85,9 +85,7 @@ def augmented_copies(
     return np.concatenate(xs), np.tile(y, copies + 1)
 
 
-def simulated_draw(
-    sim_y: np.ndarray, labelled_y: np.ndarray, ratio: float, rng: np.random.Generator
-) -> np.ndarray:
+def simulated_draw(sim_y: np.ndarray, labelled_y: np.ndarray, ratio: float, rng: np.random.Generator) -> np.ndarray:
     """Indices into the simulated windows: per class k at most ``floor(ratio * n_k)`` of them, drawn without
     replacement (n_k: labelled windows of class k); classes without a labelled window get none."""
     keep = []
