@@ -14,15 +14,21 @@ For each LOSO fold of a real dataset (the folds of ``edge-eval``: :func:`toolkit
    in the fold's JSON, not raised);
 5. write ``<out>/folds/<fold>.json`` and delete the fold's model files (manifests stay).
 
-Folds whose JSON exists are skipped (the run is resumable). The aggregate (:func:`summarise`) gives per model the
-macro F1 over folds (mean +- std), the pooled macro F1 over all folds' predictions concatenated and, for the
-artefacts, the pooled top-1 agreement with the float student; it is written to ``<out>/results.json`` and
-``<out>/report.md``. Macro F1 and agreement are fractions in [0, 1] in the JSON, percent in the markdown.
+Folds whose JSON exists are skipped (the run is resumable), but only if they were computed with the same settings:
+each fold JSON records the hash of what decides its figures (:func:`run_settings`: the checkpoint's SHA-256, the
+fine-tuning config, profiles, targets, precisions, distillation epochs, QAT retry); a fold of other settings stops
+the run with an error instead of being mixed in (``--fresh`` recomputes the selected folds).
+
+The aggregate (:func:`summarise`) gives per model the macro F1 over folds (mean +- std), the pooled macro F1 over all
+folds' predictions concatenated and, for the artefacts, the pooled top-1 agreement with the float student; it is
+written to ``<out>/results.json`` and ``<out>/report.md``. Macro F1 and agreement are fractions in [0, 1] in the
+JSON, percent in the markdown.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -66,6 +72,9 @@ examples:
   # sp-sw-har, the first 3 folds only (rerun without --max-folds later: finished folds are skipped)
   python -m export.loso --dataset sp-sw-har --max-folds 3
 
+  # after a new default model: recompute every fold (folds of the old checkpoint are refused, not mixed in)
+  OMP_NUM_THREADS=1 python -m export.loso --dataset seglearn --fresh
+
   # two given test subjects, both profiles, no QAT retry, own output folder
   python -m export.loso --dataset sp-sw-har --folds s01,s02 --profiles phone,watch --qat-retry off --out /tmp/loso
 
@@ -90,12 +99,44 @@ class LosoOptions:
     folds: tuple[str, ...] = ()  #: test subjects to run (empty: all)
     max_folds: int | None = None
     keep_models: bool = False
+    fresh: bool = False  #: recompute the selected folds even when their JSON exists
     #: FinetuneConfig changes on top of the YAML's (tests only: e.g. {"epochs": 1})
     finetune_overrides: dict[str, Any] = field(default_factory=dict)
 
 
 def _fold_path(out: Path, fold: str) -> Path:
     return out / "folds" / f"{fold}.json"
+
+
+#: LosoOptions fields that choose where results go or which folds run, not what a fold computes
+NOT_SETTINGS = ("out", "config", "pretrained", "folds", "max_folds", "keep_models", "fresh")
+#: FinetuneConfig fields that do not change a fold's figures (paths, logging)
+NOT_FINETUNE_SETTINGS = ("checkpoint", "data_root", "out_dir", "progress", "workers")
+
+
+def run_settings(opts: LosoOptions, ft: Any, checkpoint_sha256: str) -> tuple[dict[str, Any], str]:
+    """What decides a fold's figures, and its hash (16 hex digits) that each fold JSON records."""
+    settings = {k: v for k, v in asdict(opts).items() if k not in NOT_SETTINGS}
+    settings["finetune"] = {k: v for k, v in ft.to_dict().items() if k not in NOT_FINETUNE_SETTINGS}
+    settings["pretrained_sha256"] = checkpoint_sha256
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return settings, hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _check_resumable(out: Path, fold_names: list[str], settings_id: str, fresh: bool) -> None:
+    """Delete the selected folds' JSON (``fresh``) or refuse any that other settings computed."""
+    for name in fold_names:
+        path = _fold_path(out, name)
+        if not path.is_file():
+            continue
+        if fresh:
+            path.unlink()
+            continue
+        done = json.loads(path.read_text()).get("settings_sha256")
+        if done != settings_id:
+            why = f"settings {done}" if done else "settings not recorded (an older run)"
+            raise ConfigError(f"{path}: computed with other settings than this run's {settings_id} ({why}: another "
+                              f"checkpoint, config or option); pass --fresh to recompute, or --out another folder")
 
 
 # --------------------------------------------------------------------------------------------- one fold
@@ -338,6 +379,10 @@ def write_summary(out: Path, dataset: str, command: str | None = None) -> dict[s
         opts = out / "options.json"
         command = json.loads(opts.read_text()).get("command", "") if opts.is_file() else ""
     records = [json.loads(p.read_text()) for p in sorted((out / "folds").glob("*.json"))]
+    ids = {r.get("settings_sha256") for r in records}
+    if len(ids) > 1:
+        raise ConfigError(f"{out}/folds: fold results of different settings ({', '.join(sorted(map(str, ids)))}); "
+                          "rerun the odd folds with --fresh, or keep each run in its own --out folder")
     summary = summarise(records)
     summary = {"dataset": dataset, "command": command, **summary,
                "per_fold": [{k: r[k] for k in ("fold", "n_test_windows", "models", "qat", "subjects_seen",
@@ -368,7 +413,7 @@ def run_loso(opts: LosoOptions, windows: Any = None, log: Callable[[str], None] 
     if not Path(opts.config).is_file():
         raise ConfigError(f"{opts.config}: no such config (the LOSO protocol's YAML, e.g. {DEFAULT_CONFIG})")
     cfg = EvalConfig.load_yaml(opts.config)
-    pretrained, _, _ = load_pretrained(opts.pretrained)
+    pretrained, _, checkpoint = load_pretrained(opts.pretrained)
     experts = cfg.finetune.num_experts or pretrained.cfg.classifier.num_experts
     ft = cfg.finetune.replace(dataset=opts.dataset, checkpoint=str(opts.pretrained),
                               **method_settings(METHOD, cfg.finetune), label_fraction=1.0, seed=0,
@@ -384,9 +429,12 @@ def run_loso(opts: LosoOptions, windows: Any = None, log: Callable[[str], None] 
         folds = [f for f in folds if f.test_subjects[0] in opts.folds]
     folds = folds[: opts.max_folds] if opts.max_folds else folds
     device = resolve_device(ft.device)
+    settings, settings_id = run_settings(opts, ft, checkpoint.sidecar["sha256"])
+    _check_resumable(opts.out, [f.name for f in folds], settings_id, opts.fresh)
     opts.out.mkdir(parents=True, exist_ok=True)
     record = {**asdict(opts), "out": str(opts.out), "config": str(opts.config), "pretrained": str(opts.pretrained),
-              "finetune": ft.to_dict(), "command": command}
+              "finetune": ft.to_dict(), "pretrained_sha256": settings["pretrained_sha256"],
+              "settings_sha256": settings_id, "command": command}
     (opts.out / "options.json").write_text(json.dumps(record, indent=1) + "\n")
     t_start = time.perf_counter()
     for i, fold in enumerate(folds, 1):
@@ -395,6 +443,7 @@ def run_loso(opts: LosoOptions, windows: Any = None, log: Callable[[str], None] 
             log(f"fold {i}/{len(folds)} {fold.name}: done before ({path}), skipped")
             continue
         rec = run_fold(windows, fold, opts, ft, pretrained, device, log=lambda m, f=fold.name: log(f"  {f} {m}"))
+        rec["settings_sha256"] = settings_id
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(rec) + "\n")
         tmp.replace(path)
@@ -426,6 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", help="comma-separated test subjects to run (default: all)")
     p.add_argument("--max-folds", type=int, help="run only the first N folds")
     p.add_argument("--keep-models", action="store_true", help="keep the per-fold model files")
+    p.add_argument("--fresh", action="store_true",
+                   help="recompute the selected folds even if their JSON exists (needed after changing the "
+                        "checkpoint, config or options: a fold of other settings is otherwise refused)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default: %(default)s)")
     p.add_argument("--report-only", action="store_true", help="only rebuild results.json and report.md")
     return p
@@ -452,7 +504,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                            profiles=csv(args.profiles), targets=csv(args.targets),
                            precisions=("fp32", "int8") if args.fp32 else ("int8",), distill_epochs=args.epochs,
                            qat_retry=args.qat_retry == "auto", folds=csv(args.folds or ""), max_folds=args.max_folds,
-                           keep_models=args.keep_models)
+                           keep_models=args.keep_models, fresh=args.fresh)
         if not opts.profiles or not opts.targets:
             raise ConfigError("--profiles and --targets must name at least one")
         run_loso(opts, log=lambda m: print(m, flush=True), command=command)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import pytest
 
 import export.pipeline as pipeline
 import export.quantize as quantize
-from export.loso import LosoOptions, build_parser, main, run_loso
+from export.loso import LosoOptions, build_parser, main, run_loso, write_summary
+from toolkit.errors import ConfigError
 from toolkit.train.data import generated_windows
 
 REPO = Path(__file__).resolve().parents[2]
@@ -128,6 +130,37 @@ def test_model_files_deleted_and_resume_skips(loso_run):
     run_loso(loso_run["opts"], windows=loso_run["windows"], log=lines.append, command="test")
     assert sum("skipped" in line for line in lines) == 2
     assert (out / "folds" / "loso-g00.json").read_text() == before
+
+
+def test_resume_refuses_folds_of_other_settings_instead_of_mixing_them(loso_run):
+    out, opts = loso_run["out"], loso_run["opts"]
+    before = (out / "folds" / "loso-g00.json").read_text()
+    assert json.loads(before)["settings_sha256"] == json.loads((out / "options.json").read_text())["settings_sha256"]
+    other = dataclasses.replace(opts, distill_epochs=opts.distill_epochs + 1)
+    with pytest.raises(ConfigError, match="loso-g00.json: computed with other settings"):
+        run_loso(other, windows=loso_run["windows"], log=lambda m: None, command="test")
+    assert (out / "folds" / "loso-g00.json").read_text() == before  # nothing overwritten, nothing mixed
+    # a fold JSON of the same settings, hash edited: the summary refuses to pool folds of different settings
+    edited = out / "folds" / "loso-g01.json"
+    keep = edited.read_text()
+    edited.write_text(json.dumps(json.loads(keep) | {"settings_sha256": "0" * 16}))
+    try:
+        with pytest.raises(ConfigError, match="fold results of different settings"):
+            write_summary(out, "generated")
+    finally:
+        edited.write_text(keep)
+
+
+def test_fresh_recomputes_the_selected_fold(loso_run, tmp_path):
+    out = tmp_path / "loso"
+    (out / "folds").mkdir(parents=True)
+    stale = {"fold": "loso-g00", "settings_sha256": "0" * 16}
+    (out / "folds" / "loso-g00.json").write_text(json.dumps(stale))
+    opts = dataclasses.replace(loso_run["opts"], out=out, max_folds=1, fresh=True)
+    run_loso(opts, windows=loso_run["windows"], log=lambda m: None, command="test")
+    rec = json.loads((out / "folds" / "loso-g00.json").read_text())
+    assert rec["settings_sha256"] == json.loads((out / "options.json").read_text())["settings_sha256"] != "0" * 16
+    assert "models" in rec
 
 
 def test_cli_help_and_one_line_errors(capsys):
