@@ -471,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=40, help="distillation epochs (default: %(default)s)")
     p.add_argument("--qat-retry", choices=("auto", "off"), default="auto",
                    help="auto: re-export the .pte with QAT on folds where an int8 artefact loses > 1 point (a QAT "
-                        "failure is recorded in the fold's JSON; see reports/export-loso/qat_fix.patch)")
+                        "failure is recorded in the fold's JSON; reports/export.md compares QAT with PTQ)")
     p.add_argument("--folds", help="comma-separated test subjects to run (default: all)")
     p.add_argument("--max-folds", type=int, help="run only the first N folds")
     p.add_argument("--keep-models", action="store_true", help="keep the per-fold model files")
