@@ -104,6 +104,18 @@ class LosoOptions:
     finetune_overrides: dict[str, Any] = field(default_factory=dict)
 
 
+def shown_path(path: Path | str) -> str:
+    """A path as reports record it: the default model by its package path, others relative to the working folder
+    when inside it (committed reports carry no machine's absolute paths)."""
+    path = Path(path)
+    if path.resolve() == Path(DEFAULT_PRETRAINED).resolve():
+        return "toolkit/default_model/pretrained.pt"
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _fold_path(out: Path, fold: str) -> Path:
     return out / "folds" / f"{fold}.json"
 
@@ -199,7 +211,7 @@ def run_fold(windows: Any, fold: Any, opts: LosoOptions, ft: Any, pretrained: An
     t0 = time.perf_counter()
     outcome = fit_and_test(windows, fold, ft, pretrained.cfg, pretrained, device)
     times["finetune"] = time.perf_counter() - t0
-    source = f"LOSO fold {fold.name} of {opts.dataset}: {METHOD} at 100 % labels from {opts.pretrained}"
+    source = f"LOSO fold {fold.name} of {opts.dataset}: {METHOD} at 100 % labels from {shown_path(opts.pretrained)}"
     teacher = fold_teacher(windows, fold, outcome, source)
     folder = opts.out / "folds" / fold.name
     dcfg = DistillConfig(epochs=opts.distill_epochs)
@@ -415,7 +427,7 @@ def run_loso(opts: LosoOptions, windows: Any = None, log: Callable[[str], None] 
     cfg = EvalConfig.load_yaml(opts.config)
     pretrained, _, checkpoint = load_pretrained(opts.pretrained)
     experts = cfg.finetune.num_experts or pretrained.cfg.classifier.num_experts
-    ft = cfg.finetune.replace(dataset=opts.dataset, checkpoint=str(opts.pretrained),
+    ft = cfg.finetune.replace(dataset=opts.dataset, checkpoint=shown_path(opts.pretrained),
                               **method_settings(METHOD, cfg.finetune), label_fraction=1.0, seed=0,
                               num_experts=experts, head="moe", progress=False,
                               **opts.finetune_overrides)
@@ -432,9 +444,9 @@ def run_loso(opts: LosoOptions, windows: Any = None, log: Callable[[str], None] 
     settings, settings_id = run_settings(opts, ft, checkpoint.sidecar["sha256"])
     _check_resumable(opts.out, [f.name for f in folds], settings_id, opts.fresh)
     opts.out.mkdir(parents=True, exist_ok=True)
-    record = {**asdict(opts), "out": str(opts.out), "config": str(opts.config), "pretrained": str(opts.pretrained),
-              "finetune": ft.to_dict(), "pretrained_sha256": settings["pretrained_sha256"],
-              "settings_sha256": settings_id, "command": command}
+    record = {**asdict(opts), "out": shown_path(opts.out), "config": shown_path(opts.config),
+              "pretrained": shown_path(opts.pretrained), "finetune": ft.to_dict(),
+              "pretrained_sha256": settings["pretrained_sha256"], "settings_sha256": settings_id, "command": command}
     (opts.out / "options.json").write_text(json.dumps(record, indent=1) + "\n")
     t_start = time.perf_counter()
     for i, fold in enumerate(folds, 1):

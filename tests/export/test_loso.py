@@ -132,6 +132,13 @@ def test_model_files_deleted_and_resume_skips(loso_run):
     assert (out / "folds" / "loso-g00.json").read_text() == before
 
 
+def test_reports_carry_no_absolute_path_of_this_machine(loso_run):
+    out = loso_run["out"]
+    texts = [(out / "options.json").read_text(), *(p.read_text() for p in (out / "folds").rglob("*.json"))]
+    assert all(str(REPO) not in t for t in texts)
+    assert '"pretrained": "toolkit/default_model/pretrained.pt"' in texts[0]
+
+
 def test_resume_refuses_folds_of_other_settings_instead_of_mixing_them(loso_run):
     out, opts = loso_run["out"], loso_run["opts"]
     before = (out / "folds" / "loso-g00.json").read_text()

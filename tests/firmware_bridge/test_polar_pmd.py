@@ -8,7 +8,7 @@ Vectors copied (bytes and expected values only) from polarofficial/polar-ble-sdk
 * sample timestamps: ``.../pmd/model/PmdTimeStampUtilsTest.kt``
 * control point responses: ``.../pmd/BlePmdClientControlPointResponseTest.kt``
 
-The H10 start command is from /work/shared/notes/ble-facts.md; the features and start-response-with-
+The H10 start command is from ../shared/notes/ble-facts.md; the features and start-response-with-
 factor vectors are constructed by hand from the layouts in ``polar_pmd``'s docstring.
 """
 
