@@ -60,6 +60,11 @@ MERGE_KEYS = ("dataset", "variant", "settings", "label_fraction", "seeds", "sha2
 CPU = torch.device("cpu")
 
 
+def class_cap(labelled_y: np.ndarray, k: int, ratio: float) -> int:
+    """How many windows class ``k`` may add: ``floor(ratio * n_k)``, n_k its labelled windows."""
+    return int(ratio * int((labelled_y == k).sum()))
+
+
 def select_pseudo_labels(probs: np.ndarray, labelled_y: np.ndarray, tau: float, ratio: float) -> np.ndarray:
     """Indices (into ``probs``' rows) of the windows to pseudo-label, by class, most confident first.
 
@@ -72,7 +77,7 @@ def select_pseudo_labels(probs: np.ndarray, labelled_y: np.ndarray, tau: float, 
     keep = []
     for k in range(probs.shape[1]):
         idx = np.flatnonzero((pred == k) & (conf >= tau))
-        keep.append(idx[np.argsort(-conf[idx], kind="stable")][: int(ratio * int((labelled_y == k).sum()))])
+        keep.append(idx[np.argsort(-conf[idx], kind="stable")][: class_cap(labelled_y, k, ratio)])
     return np.concatenate(keep).astype(np.int64)
 
 
@@ -91,16 +96,18 @@ def simulated_draw(sim_y: np.ndarray, labelled_y: np.ndarray, ratio: float, rng:
     keep = []
     for k in np.unique(sim_y):
         idx = np.flatnonzero(sim_y == k)
-        n = min(idx.size, int(ratio * int((labelled_y == k).sum())))
+        n = min(idx.size, class_cap(labelled_y, k, ratio))
         keep.append(np.sort(rng.choice(idx, size=n, replace=False)))
     return np.concatenate(keep).astype(np.int64) if keep else np.zeros(0, np.int64)
 
 
 def round_one(
     windows: RealWindows, fold: Fold, run: FinetuneConfig, out: FoldOutcome, pretrained: Multi3Net | None,
-    args: argparse.Namespace, seed: int,
+    args: argparse.Namespace, seed: int, simulated: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[float, dict]:
-    """Train the variant's second model for round 0's outcome ``out``; (test macro F1, what was added)."""
+    """Train the variant's second model for round 0's outcome ``out``; (test macro F1, what was added).
+
+    ``simulated``: (N, L, 6) raw simulated windows and their (N,) class indices (``sim_labels`` only)."""
     x_tr, y_tr = out.data.train
     lab = out.data.index["train"]
     if args.variant == "self_train":
@@ -116,7 +123,9 @@ def round_one(
         added = {"pseudo": int(keep.size), "unlabelled": int(unl.size),
                  "pseudo_accuracy": float((pseudo == windows.y[unl][keep]).mean()) if keep.size else None}  # fmt: skip
     elif args.variant == "sim_labels":
-        sim_x, sim_y = args.simulated
+        if simulated is None:
+            raise Multi3EdgeError("variant sim_labels needs the simulated windows")
+        sim_x, sim_y = simulated
         pick = simulated_draw(sim_y, windows.y[lab], args.ratio, np.random.default_rng(2000 + seed))
         x_new = torch.cat([x_tr, classifier_inputs(sim_x[pick], out.data.normalizer)])
         y_new = torch.cat([y_tr, torch.from_numpy(sim_y[pick].astype(np.int64))])
@@ -184,9 +193,10 @@ def run(args: argparse.Namespace) -> dict:
     model, pre_norm, ck = load_pretrained(args.checkpoint)
     windows = load_real_windows(args.dataset, ft.grid, args.data_root)
     folds = columns.table_folds(windows, ft.val_fraction, args.folds)
+    simulated = None
     if args.variant == "sim_labels":
         sim = load_synthetic(args.sim, ft.grid.replace(hop_s=1.0))
-        args.simulated = scripted_windows(sim, DEFAULT_MAPS[args.dataset], windows.class_names)
+        simulated = scripted_windows(sim, DEFAULT_MAPS[args.dataset], windows.class_names)
     runs = []
     for fold in folds:
         for seed in args.seeds:
@@ -197,7 +207,8 @@ def run(args: argparse.Namespace) -> dict:
                                      label_fraction=args.label_fraction, progress=False)  # fmt: skip
                 out = fit_and_test(windows, fold, run_cfg, model.cfg, pretrained, CPU, pre_norm)
                 rec[col] = fold_metrics(out.y_true, out.y_pred)["macro_f1"]
-                rec[f"{col}+v"], rec["added"][col] = round_one(windows, fold, run_cfg, out, pretrained, args, seed)
+                rec[f"{col}+v"], rec["added"][col] = round_one(windows, fold, run_cfg, out, pretrained, args, seed,
+                                                               simulated)
             runs.append(rec)
             scores = "  ".join(f"{k} {100 * v:.1f}" for k, v in rec.items() if k not in ("fold", "seed", "added"))
             print(f"{fold.name} seed {seed}: {scores}", flush=True)

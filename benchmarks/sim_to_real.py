@@ -84,10 +84,10 @@ def scripted_windows(sim, mapping: dict[str, str], class_names: list[str]) -> tu
     xs, ys = [], []
     for name, target in mapping.items():
         if name not in class_names:
-            raise SystemExit(f"error: --map names class {name!r}, not in the dataset ({', '.join(class_names)})")
+            raise Multi3EdgeError(f"--map names class {name!r}, not in the dataset ({', '.join(class_names)})")
         keep = (script == target) & sim.has_left
         if not keep.any():
-            raise SystemExit(f"error: no simulated clip of script {target!r} (class {name}) in the --sim folders")
+            raise Multi3EdgeError(f"no simulated clip of script {target!r} (class {name}) in the --sim folders")
         xs.append(sim.imu_left[keep])
         ys.append(np.full(int(keep.sum()), class_names.index(name)))
     return np.concatenate(xs), np.concatenate(ys)
@@ -147,7 +147,11 @@ def main(argv: list[str] | None = None) -> int:
         if not scripted:
             print("error: no --sim folder holds the mapped scripts", file=sys.stderr)
             return 2
-        sim_x, sim_y = scripted_windows(scripted[0], mapping, real.class_names)
+        try:
+            sim_x, sim_y = scripted_windows(scripted[0], mapping, real.class_names)
+        except Multi3EdgeError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         per_class = {}
         for name, script in mapping.items():
             c = real.class_names.index(name)
